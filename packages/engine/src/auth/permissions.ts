@@ -1,0 +1,34 @@
+import type { Role } from '@mandate/core';
+import { MandateError } from '../errors.js';
+import type { OrgPrincipal } from './principal.js';
+
+/**
+ * Which roles may do what inside an org. Owner rules (an owner may activate or revoke their
+ * own agent) are applied on top by the agent registry.
+ */
+export const PERMISSIONS = {
+  'agents.read': ['admin', 'operator', 'approver', 'auditor'],
+  'agents.write': ['admin', 'operator'],
+  'agents.activate': ['admin'],
+  'agents.revoke': ['admin'],
+  'agents.boundaries': ['admin'],
+  'agents.transfer': ['admin'],
+  'users.read': ['admin', 'operator', 'approver', 'auditor'],
+  'users.write': ['admin'],
+  'apiKeys.manage': ['admin'],
+  'audit.read': ['admin', 'auditor'],
+  'org.read': ['admin', 'operator', 'approver', 'auditor', 'pep'],
+} as const satisfies Record<string, readonly Role[]>;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+export function hasPermission(principal: OrgPrincipal, permission: Permission): boolean {
+  const allowed: readonly Role[] = PERMISSIONS[permission];
+  return principal.roles.some((role) => allowed.includes(role));
+}
+
+export function requirePermission(principal: OrgPrincipal, permission: Permission): void {
+  if (!hasPermission(principal, permission)) {
+    throw new MandateError('forbidden', `this operation needs one of the roles: ${PERMISSIONS[permission].join(', ')}`);
+  }
+}

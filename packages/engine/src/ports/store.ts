@@ -1,0 +1,125 @@
+import type { AgentStatus, AuditEventInput, AuditRecord } from '@mandate/core';
+import type { Agent, ApiKey, Org, PlatformKey, User } from './records.js';
+
+/**
+ * Storage, as the engine sees it. The only way to org data is `store.org(orgId)`: every
+ * method below it is bound to that org, so no code path can read or write across orgs.
+ * `platform` holds what sits above orgs (the org list, platform keys) and the one
+ * cross-org lookup authentication needs: an API key by its id.
+ */
+export interface Store {
+  readonly platform: PlatformStore;
+  org(orgId: string): OrgStore;
+  /** Resolves when the store can serve requests (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back as `after` for the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  /** Exclusive lower bound: the id (or audit seq) of the last item of the previous page. */
+  after?: string;
+}
+
+export interface PlatformStore {
+  listOrgs(page: PageRequest): Promise<Page<Org>>;
+  getOrg(orgId: string): Promise<Org | undefined>;
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
+  /** Authentication only: the key with this id in whichever org holds it. */
+  findApiKey(keyId: string): Promise<ApiKey | undefined>;
+  getPlatformKey(keyId: string): Promise<PlatformKey | undefined>;
+  insertPlatformKey(key: PlatformKey): Promise<void>;
+  countPlatformKeys(): Promise<number>;
+  /** Records an API key's use; not audited (it is not a change of authority). */
+  touchApiKey(keyId: string, at: string): Promise<void>;
+}
+
+export interface AgentFilter {
+  status?: AgentStatus;
+  ownerId?: string;
+  label?: string;
+  environment?: string;
+  /** Matches agents whose name starts with this text. */
+  namePrefix?: string;
+}
+
+export interface UserFilter {
+  status?: User['status'];
+  kind?: User['kind'];
+}
+
+export interface AuditFilter {
+  type?: string;
+  agentId?: string;
+  userId?: string;
+  delegationId?: string;
+  decisionId?: string;
+  /** Inclusive ISO-8601 bounds. */
+  since?: string;
+  until?: string;
+}
+
+/** Reads of one org's data. `now` decides which agents count as expired. */
+export interface OrgReader {
+  readonly orgId: string;
+  getOrg(): Promise<Org | undefined>;
+  getAgent(agentId: string): Promise<Agent | undefined>;
+  listAgents(filter: AgentFilter, page: PageRequest, now: Date): Promise<Page<Agent>>;
+  /** The agent holding a key with this thumbprint (active or retired), if any. */
+  findAgentByKid(kid: string): Promise<Agent | undefined>;
+  getUser(userId: string): Promise<User | undefined>;
+  findUserBySubject(issuer: string, subject: string): Promise<User | undefined>;
+  listUsers(filter: UserFilter, page: PageRequest): Promise<Page<User>>;
+  /** Agents owned by the user that are not revoked. */
+  countLiveAgentsOwnedBy(userId: string): Promise<number>;
+  getApiKey(keyId: string): Promise<ApiKey | undefined>;
+  listApiKeys(page: PageRequest): Promise<Page<ApiKey>>;
+  getAuditRecord(seq: number): Promise<AuditRecord | undefined>;
+  /** The stored canonical bytes of a record, exactly as appended. */
+  getAuditCanonical(seq: number): Promise<string | undefined>;
+  listAuditRecords(filter: AuditFilter, page: PageRequest): Promise<Page<AuditRecord>>;
+  auditLogSize(): Promise<number>;
+}
+
+/**
+ * Writes happen only inside a transaction: the change and its audit record commit together
+ * or not at all. `update*` take the version the caller read and fail with a ConflictError
+ * if someone else wrote in between.
+ */
+export interface OrgTransaction extends OrgReader {
+  insertOrg(org: Org): Promise<void>;
+  updateOrg(org: Org, expectedVersion: number): Promise<void>;
+  insertAgent(agent: Agent): Promise<void>;
+  updateAgent(agent: Agent, expectedVersion: number): Promise<void>;
+  insertUser(user: User): Promise<void>;
+  updateUser(user: User, expectedVersion: number): Promise<void>;
+  insertApiKey(key: ApiKey): Promise<void>;
+  updateApiKey(key: ApiKey, expectedVersion: number): Promise<void>;
+  /** Appends a record with the next sequence number of this org's log. */
+  appendAudit(event: AuditEventInput, time: string): Promise<AuditRecord>;
+}
+
+export interface OrgStore extends OrgReader {
+  /**
+   * Runs `work` in one transaction. It resolves only once the transaction is durable; if
+   * `work` throws, nothing it wrote is kept and the promise rejects with that error.
+   */
+  transact<T>(work: (tx: OrgTransaction) => Promise<T>): Promise<T>;
+}
+
+/** Optimistic concurrency lost: reread and retry, or report 409. */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+}
+
+/** A unique constraint (an id, a user's issuer+subject, an agent key) already holds the value. */
+export class DuplicateError extends Error {
+  override readonly name = 'DuplicateError';
+}

@@ -1,0 +1,206 @@
+import type { AuditRecord } from '@mandate/core';
+import type Database from 'better-sqlite3';
+import type { Agent, ApiKey, Org, User } from '../../ports/records.js';
+import type { AgentFilter, AuditFilter, OrgReader, Page, PageRequest, UserFilter } from '../../ports/store.js';
+
+type Row = { doc: string };
+type AuditRow = { seq: number; record: string };
+
+/** Turns a list of rows fetched with `limit + 1` into a page and its cursor. */
+export function toPage<T>(rows: T[], limit: number, cursorOf: (item: T) => string): Page<T> {
+  if (rows.length <= limit) return { items: rows };
+  const items = rows.slice(0, limit);
+  return { items, nextCursor: cursorOf(items[items.length - 1] as T) };
+}
+
+/** Org-scoped reads over one SQLite connection. Every statement binds `org_id`. */
+export class SqliteOrgReader implements OrgReader {
+  constructor(
+    protected readonly db: Database.Database,
+    readonly orgId: string,
+  ) {}
+
+  protected doc<T>(sql: string, ...params: unknown[]): T | undefined {
+    const row = this.db.prepare(sql).get(this.orgId, ...params) as Row | undefined;
+    return row ? (JSON.parse(row.doc) as T) : undefined;
+  }
+
+  async getOrg(): Promise<Org | undefined> {
+    return this.doc<Org>('SELECT doc FROM orgs WHERE id = ?');
+  }
+
+  async getAgent(agentId: string): Promise<Agent | undefined> {
+    return this.doc<Agent>('SELECT doc FROM agents WHERE org_id = ? AND id = ?', agentId);
+  }
+
+  async findAgentByKid(kid: string): Promise<Agent | undefined> {
+    return this.doc<Agent>(
+      `SELECT a.doc FROM agent_keys k JOIN agents a ON a.org_id = k.org_id AND a.id = k.agent_id
+       WHERE k.org_id = ? AND k.kid = ?`,
+      kid,
+    );
+  }
+
+  async listAgents(filter: AgentFilter, page: PageRequest, now: Date): Promise<Page<Agent>> {
+    const where = ['a.org_id = ?'];
+    const params: unknown[] = [this.orgId];
+    const nowIso = now.toISOString();
+    if (filter.status === 'expired') {
+      where.push("a.status <> 'revoked' AND a.expires_at <= ?");
+      params.push(nowIso);
+    } else if (filter.status === 'revoked') {
+      where.push("a.status = 'revoked'");
+    } else if (filter.status) {
+      where.push('a.status = ? AND a.expires_at > ?');
+      params.push(filter.status, nowIso);
+    }
+    if (filter.ownerId) {
+      where.push('a.owner_id = ?');
+      params.push(filter.ownerId);
+    }
+    if (filter.namePrefix) {
+      // substr comparison rather than LIKE: no wildcard characters to escape, case-sensitive.
+      where.push('substr(a.name, 1, ?) = ?');
+      params.push(filter.namePrefix.length, filter.namePrefix);
+    }
+    if (filter.label) {
+      where.push('EXISTS (SELECT 1 FROM agent_labels l WHERE l.org_id = a.org_id AND l.agent_id = a.id AND l.label = ?)');
+      params.push(filter.label);
+    }
+    if (filter.environment) {
+      where.push(
+        'EXISTS (SELECT 1 FROM agent_environments e WHERE e.org_id = a.org_id AND e.agent_id = a.id AND e.environment = ?)',
+      );
+      params.push(filter.environment);
+    }
+    if (page.after) {
+      where.push('a.id > ?');
+      params.push(page.after);
+    }
+    const rows = this.db
+      .prepare(`SELECT a.doc FROM agents a WHERE ${where.join(' AND ')} ORDER BY a.id LIMIT ?`)
+      .all(...params, page.limit + 1) as Row[];
+    return toPage(
+      rows.map((r) => JSON.parse(r.doc) as Agent),
+      page.limit,
+      (a) => a.id,
+    );
+  }
+
+  async getUser(userId: string): Promise<User | undefined> {
+    return this.doc<User>('SELECT doc FROM users WHERE org_id = ? AND id = ?', userId);
+  }
+
+  async findUserBySubject(issuer: string, subject: string): Promise<User | undefined> {
+    return this.doc<User>('SELECT doc FROM users WHERE org_id = ? AND issuer = ? AND subject = ?', issuer, subject);
+  }
+
+  async listUsers(filter: UserFilter, page: PageRequest): Promise<Page<User>> {
+    const where = ['org_id = ?'];
+    const params: unknown[] = [this.orgId];
+    if (filter.status) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.kind) {
+      where.push('kind = ?');
+      params.push(filter.kind);
+    }
+    if (page.after) {
+      where.push('id > ?');
+      params.push(page.after);
+    }
+    const rows = this.db
+      .prepare(`SELECT doc FROM users WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`)
+      .all(...params, page.limit + 1) as Row[];
+    return toPage(
+      rows.map((r) => JSON.parse(r.doc) as User),
+      page.limit,
+      (u) => u.id,
+    );
+  }
+
+  async countLiveAgentsOwnedBy(userId: string): Promise<number> {
+    const row = this.db
+      .prepare("SELECT count(*) AS n FROM agents WHERE org_id = ? AND owner_id = ? AND status <> 'revoked'")
+      .get(this.orgId, userId) as { n: number };
+    return row.n;
+  }
+
+  async getApiKey(keyId: string): Promise<ApiKey | undefined> {
+    const row = this.db
+      .prepare('SELECT doc, last_used_at FROM api_keys WHERE org_id = ? AND id = ?')
+      .get(this.orgId, keyId) as (Row & { last_used_at: string | null }) | undefined;
+    return row ? withLastUsed(row) : undefined;
+  }
+
+  async listApiKeys(page: PageRequest): Promise<Page<ApiKey>> {
+    const rows = this.db
+      .prepare('SELECT doc, last_used_at FROM api_keys WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?')
+      .all(this.orgId, page.after ?? '', page.limit + 1) as (Row & { last_used_at: string | null })[];
+    return toPage(rows.map(withLastUsed), page.limit, (k) => k.id);
+  }
+
+  async getAuditRecord(seq: number): Promise<AuditRecord | undefined> {
+    const canonical = await this.getAuditCanonical(seq);
+    return canonical === undefined ? undefined : (JSON.parse(canonical) as AuditRecord);
+  }
+
+  async getAuditCanonical(seq: number): Promise<string | undefined> {
+    const row = this.db.prepare('SELECT record FROM audit_events WHERE org_id = ? AND seq = ?').get(this.orgId, seq) as
+      | { record: string }
+      | undefined;
+    return row?.record;
+  }
+
+  async listAuditRecords(filter: AuditFilter, page: PageRequest): Promise<Page<AuditRecord>> {
+    const where = ['org_id = ?'];
+    const params: unknown[] = [this.orgId];
+    const columns: Array<[keyof AuditFilter, string]> = [
+      ['type', 'type'],
+      ['agentId', 'agent_id'],
+      ['userId', 'user_id'],
+      ['delegationId', 'delegation_id'],
+      ['decisionId', 'decision_id'],
+    ];
+    for (const [key, column] of columns) {
+      if (filter[key] !== undefined) {
+        where.push(`${column} = ?`);
+        params.push(filter[key]);
+      }
+    }
+    if (filter.since) {
+      where.push('time >= ?');
+      params.push(filter.since);
+    }
+    if (filter.until) {
+      where.push('time <= ?');
+      params.push(filter.until);
+    }
+    if (page.after !== undefined) {
+      where.push('seq > ?');
+      params.push(Number(page.after));
+    }
+    const rows = this.db
+      .prepare(`SELECT seq, record FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`)
+      .all(...params, page.limit + 1) as AuditRow[];
+    return toPage(
+      rows.map((r) => JSON.parse(r.record) as AuditRecord),
+      page.limit,
+      (r) => String(r.seq),
+    );
+  }
+
+  async auditLogSize(): Promise<number> {
+    const row = this.db.prepare('SELECT log_size FROM orgs WHERE id = ?').get(this.orgId) as
+      | { log_size: number }
+      | undefined;
+    return row?.log_size ?? 0;
+  }
+}
+
+function withLastUsed(row: Row & { last_used_at: string | null }): ApiKey {
+  const key = JSON.parse(row.doc) as ApiKey;
+  if (row.last_used_at) key.lastUsedAt = row.last_used_at;
+  return key;
+}

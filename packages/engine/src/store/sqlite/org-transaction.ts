@@ -1,0 +1,184 @@
+import { type AuditEventInput, type AuditRecord, canonicalize } from '@mandate/core';
+import type Database from 'better-sqlite3';
+import type { Agent, ApiKey, Org, User } from '../../ports/records.js';
+import { ConflictError, DuplicateError, type OrgTransaction } from '../../ports/store.js';
+import { SqliteOrgReader } from './org-reader.js';
+
+/** Org-scoped writes on the writer connection; only ever used inside the write queue's transaction. */
+export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransaction {
+  constructor(db: Database.Database, orgId: string) {
+    super(db, orgId);
+  }
+
+  private run(sql: string, ...params: unknown[]): Database.RunResult {
+    try {
+      return this.db.prepare(sql).run(...params);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DuplicateError('an object with this identity already exists');
+      throw error;
+    }
+  }
+
+  private expectOneRow(result: Database.RunResult, what: string): void {
+    if (result.changes !== 1) throw new ConflictError(`${what} was changed by someone else; reload and retry`);
+  }
+
+  async insertOrg(org: Org): Promise<void> {
+    if (org.id !== this.orgId) throw new Error('org id does not match the scoped store');
+    this.run('INSERT INTO orgs (id, version, doc) VALUES (?, ?, ?)', org.id, org.version, JSON.stringify(org));
+  }
+
+  async updateOrg(org: Org, expectedVersion: number): Promise<void> {
+    const result = this.run(
+      'UPDATE orgs SET version = ?, doc = ? WHERE id = ? AND version = ?',
+      org.version,
+      JSON.stringify(org),
+      this.orgId,
+      expectedVersion,
+    );
+    this.expectOneRow(result, 'the org');
+  }
+
+  async insertAgent(agent: Agent): Promise<void> {
+    this.assertOrg(agent.orgId);
+    this.run(
+      `INSERT INTO agents (org_id, id, name, owner_id, status, expires_at, version, doc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      this.orgId,
+      agent.id,
+      agent.name,
+      agent.ownerId,
+      agent.status,
+      agent.expiresAt,
+      agent.version,
+      JSON.stringify(agent),
+    );
+    this.writeAgentIndexes(agent);
+  }
+
+  async updateAgent(agent: Agent, expectedVersion: number): Promise<void> {
+    this.assertOrg(agent.orgId);
+    const result = this.run(
+      `UPDATE agents SET name = ?, owner_id = ?, status = ?, expires_at = ?, version = ?, doc = ?
+       WHERE org_id = ? AND id = ? AND version = ?`,
+      agent.name,
+      agent.ownerId,
+      agent.status,
+      agent.expiresAt,
+      agent.version,
+      JSON.stringify(agent),
+      this.orgId,
+      agent.id,
+      expectedVersion,
+    );
+    this.expectOneRow(result, 'the agent');
+    for (const table of ['agent_labels', 'agent_environments', 'agent_keys']) {
+      this.run(`DELETE FROM ${table} WHERE org_id = ? AND agent_id = ?`, this.orgId, agent.id);
+    }
+    this.writeAgentIndexes(agent);
+  }
+
+  private writeAgentIndexes(agent: Agent): void {
+    for (const label of new Set(agent.labels)) {
+      this.run('INSERT INTO agent_labels (org_id, agent_id, label) VALUES (?, ?, ?)', this.orgId, agent.id, label);
+    }
+    for (const environment of new Set(agent.environments)) {
+      this.run(
+        'INSERT INTO agent_environments (org_id, agent_id, environment) VALUES (?, ?, ?)',
+        this.orgId,
+        agent.id,
+        environment,
+      );
+    }
+    for (const key of agent.keys) {
+      this.run('INSERT INTO agent_keys (org_id, kid, agent_id) VALUES (?, ?, ?)', this.orgId, key.kid, agent.id);
+    }
+  }
+
+  async insertUser(user: User): Promise<void> {
+    this.assertOrg(user.orgId);
+    this.run(
+      `INSERT INTO users (org_id, id, issuer, subject, kind, status, version, doc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      this.orgId,
+      user.id,
+      user.issuer ?? null,
+      user.subject ?? null,
+      user.kind,
+      user.status,
+      user.version,
+      JSON.stringify(user),
+    );
+  }
+
+  async updateUser(user: User, expectedVersion: number): Promise<void> {
+    this.assertOrg(user.orgId);
+    const result = this.run(
+      `UPDATE users SET status = ?, version = ?, doc = ? WHERE org_id = ? AND id = ? AND version = ?`,
+      user.status,
+      user.version,
+      JSON.stringify(user),
+      this.orgId,
+      user.id,
+      expectedVersion,
+    );
+    this.expectOneRow(result, 'the user');
+  }
+
+  async insertApiKey(key: ApiKey): Promise<void> {
+    this.assertOrg(key.orgId);
+    this.run(
+      'INSERT INTO api_keys (id, org_id, version, doc) VALUES (?, ?, ?, ?)',
+      key.id,
+      this.orgId,
+      key.version,
+      JSON.stringify(key),
+    );
+  }
+
+  async updateApiKey(key: ApiKey, expectedVersion: number): Promise<void> {
+    this.assertOrg(key.orgId);
+    const { lastUsedAt: _ignored, ...doc } = key;
+    const result = this.run(
+      'UPDATE api_keys SET version = ?, doc = ? WHERE org_id = ? AND id = ? AND version = ?',
+      key.version,
+      JSON.stringify(doc),
+      this.orgId,
+      key.id,
+      expectedVersion,
+    );
+    this.expectOneRow(result, 'the API key');
+  }
+
+  async appendAudit(event: AuditEventInput, time: string): Promise<AuditRecord> {
+    const seq = await this.auditLogSize();
+    const record: AuditRecord = { seq, orgId: this.orgId, time, ...event };
+    const canonical = canonicalize(record);
+    this.run(
+      `INSERT INTO audit_events (org_id, seq, time, type, agent_id, user_id, delegation_id, decision_id, record)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      this.orgId,
+      seq,
+      time,
+      event.type,
+      event.refs?.agentId ?? null,
+      event.refs?.userId ?? null,
+      event.refs?.delegationId ?? null,
+      event.refs?.decisionId ?? null,
+      canonical,
+    );
+    const bumped = this.run('UPDATE orgs SET log_size = log_size + 1 WHERE id = ? AND log_size = ?', this.orgId, seq);
+    if (bumped.changes !== 1) throw new Error(`audit log of ${this.orgId} does not exist`);
+    return JSON.parse(canonical) as AuditRecord;
+  }
+
+  private assertOrg(orgId: string): void {
+    // Defence in depth: a service bug must not be able to file an object under another org.
+    if (orgId !== this.orgId) throw new Error(`object of org ${orgId} written through the store of ${this.orgId}`);
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}

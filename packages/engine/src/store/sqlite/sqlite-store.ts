@@ -1,0 +1,146 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Clock } from '../../ports/clock.js';
+import type { ApiKey, Org, PlatformKey } from '../../ports/records.js';
+import type { OrgStore, OrgTransaction, Page, PageRequest, PlatformStore, Store } from '../../ports/store.js';
+import { migrate } from './migrations.js';
+import { SqliteOrgReader, toPage } from './org-reader.js';
+import { SqliteOrgTransaction } from './org-transaction.js';
+import { type TransactionDriver, WriteQueue, type WriteQueueOptions } from './write-queue.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; its folder is created (mode 0700) if missing. */
+  file: string;
+  clock: Clock;
+  writeQueue?: Partial<WriteQueueOptions>;
+}
+
+/**
+ * The embedded store. Two connections to one WAL database: a writer that only the write queue
+ * uses, and a reader for everything else, so reads never see a transaction in progress.
+ * synchronous=FULL: a commit is on disk before its callers hear of it.
+ */
+export class SqliteStore implements Store {
+  readonly platform: PlatformStore;
+  private readonly writer: Database.Database;
+  private readonly reader: Database.Database;
+  private readonly queue: WriteQueue<Database.Database>;
+
+  constructor(options: SqliteStoreOptions) {
+    fs.mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+    this.writer = new Database(options.file);
+    this.writer.pragma('journal_mode = WAL');
+    this.writer.pragma('synchronous = FULL');
+    this.writer.pragma('foreign_keys = ON');
+    this.writer.pragma('busy_timeout = 5000');
+    migrate(this.writer, () => options.clock.now());
+    this.reader = new Database(options.file, { readonly: true });
+    this.reader.pragma('busy_timeout = 5000');
+    const writer = this.writer;
+    const driver: TransactionDriver<Database.Database> = {
+      begin: () => writer.exec('BEGIN IMMEDIATE'),
+      savepoint: () => writer.exec('SAVEPOINT unit'),
+      release: () => writer.exec('RELEASE unit'),
+      rollbackToSavepoint: () => writer.exec('ROLLBACK TO unit; RELEASE unit'),
+      commit: () => writer.exec('COMMIT'),
+      rollback: () => writer.exec('ROLLBACK'),
+      transaction: () => writer,
+    };
+    this.queue = new WriteQueue(driver, { maxBatch: 256, maxWaitMs: 0, ...options.writeQueue });
+    this.platform = new SqlitePlatformStore(this.reader, (work) => this.queue.enqueue(async (db) => work(db)));
+  }
+
+  org(orgId: string): OrgStore {
+    return new SqliteOrgStore(this.reader, orgId, this.queue);
+  }
+
+  async ping(): Promise<void> {
+    this.reader.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+    this.reader.close();
+    this.writer.close();
+  }
+}
+
+class SqliteOrgStore extends SqliteOrgReader implements OrgStore {
+  constructor(
+    reader: Database.Database,
+    orgId: string,
+    private readonly queue: WriteQueue<Database.Database>,
+  ) {
+    super(reader, orgId);
+  }
+
+  transact<T>(work: (tx: OrgTransaction) => Promise<T>): Promise<T> {
+    return this.queue.enqueue((db) => work(new SqliteOrgTransaction(db, this.orgId)));
+  }
+}
+
+class SqlitePlatformStore implements PlatformStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly write: <T>(work: (db: Database.Database) => T) => Promise<T>,
+  ) {}
+
+  async listOrgs(page: PageRequest): Promise<Page<Org>> {
+    const rows = this.db
+      .prepare('SELECT doc FROM orgs WHERE id > ? ORDER BY id LIMIT ?')
+      .all(page.after ?? '', page.limit + 1) as { doc: string }[];
+    return toPage(
+      rows.map((r) => JSON.parse(r.doc) as Org),
+      page.limit,
+      (o) => o.id,
+    );
+  }
+
+  async getOrg(orgId: string): Promise<Org | undefined> {
+    const row = this.db.prepare('SELECT doc FROM orgs WHERE id = ?').get(orgId) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as Org) : undefined;
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.write((db) =>
+      db
+        .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+        .run(key, value),
+    );
+  }
+
+  async findApiKey(keyId: string): Promise<ApiKey | undefined> {
+    const row = this.db.prepare('SELECT doc, last_used_at FROM api_keys WHERE id = ?').get(keyId) as
+      | { doc: string; last_used_at: string | null }
+      | undefined;
+    if (!row) return undefined;
+    const key = JSON.parse(row.doc) as ApiKey;
+    if (row.last_used_at) key.lastUsedAt = row.last_used_at;
+    return key;
+  }
+
+  async getPlatformKey(keyId: string): Promise<PlatformKey | undefined> {
+    const row = this.db.prepare('SELECT doc FROM platform_keys WHERE id = ?').get(keyId) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as PlatformKey) : undefined;
+  }
+
+  async insertPlatformKey(key: PlatformKey): Promise<void> {
+    await this.write((db) =>
+      db.prepare('INSERT INTO platform_keys (id, doc) VALUES (?, ?)').run(key.id, JSON.stringify(key)),
+    );
+  }
+
+  async countPlatformKeys(): Promise<number> {
+    return (this.db.prepare('SELECT count(*) AS n FROM platform_keys').get() as { n: number }).n;
+  }
+
+  async touchApiKey(keyId: string, at: string): Promise<void> {
+    await this.write((db) => db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(at, keyId));
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Serialises transactions onto one connection and commits them in groups: work that queues
+ * while a commit is in progress runs in the next transaction together, each unit inside its own
+ * savepoint so one unit's failure undoes only its writes. A unit's promise settles only after
+ * the COMMIT of its group returns (durable); if the COMMIT fails, every unit of the group fails.
+ */
+export interface TransactionDriver<Tx> {
+  begin(): void;
+  savepoint(): void;
+  release(): void;
+  rollbackToSavepoint(): void;
+  commit(): void;
+  rollback(): void;
+  transaction(): Tx;
+}
+
+export interface WriteQueueOptions {
+  /** Most units committed by one transaction. */
+  maxBatch: number;
+  /** How long a group may wait for more units before it commits (0: commit as soon as possible). */
+  maxWaitMs: number;
+}
+
+interface Unit<Tx> {
+  work: (tx: Tx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+export class WriteQueue<Tx> {
+  private readonly pending: Unit<Tx>[] = [];
+  private running = false;
+  private closed = false;
+
+  constructor(
+    private readonly driver: TransactionDriver<Tx>,
+    private readonly options: WriteQueueOptions,
+  ) {}
+
+  enqueue<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.running) {
+        this.running = true;
+        const start = () => void this.drain();
+        if (this.options.maxWaitMs > 0) setTimeout(start, this.options.maxWaitMs);
+        else setImmediate(start);
+      }
+    });
+  }
+
+  /** Waits for queued work to finish, then refuses more. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.running) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const group = this.pending.splice(0, this.options.maxBatch);
+        await this.commitGroup(group);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async commitGroup(group: Unit<Tx>[]): Promise<void> {
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.driver.begin();
+    } catch (error) {
+      for (const unit of group) unit.reject(error);
+      return;
+    }
+    const tx = this.driver.transaction();
+    for (const unit of group) {
+      try {
+        this.driver.savepoint();
+        const value = await unit.work(tx);
+        this.driver.release();
+        outcomes.push({ ok: true, value });
+      } catch (error) {
+        try {
+          this.driver.rollbackToSavepoint();
+        } catch {
+          // The savepoint is gone only if the whole transaction was aborted; COMMIT below will fail.
+        }
+        outcomes.push({ ok: false, error });
+      }
+    }
+    try {
+      this.driver.commit();
+    } catch (error) {
+      try {
+        this.driver.rollback();
+      } catch {
+        // Nothing to roll back.
+      }
+      for (const unit of group) unit.reject(error);
+      return;
+    }
+    group.forEach((unit, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok) unit.resolve(outcome.value);
+      else unit.reject(outcome?.error);
+    });
+  }
+}
