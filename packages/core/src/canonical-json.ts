@@ -11,7 +11,7 @@ export class CanonicalJsonError extends Error {
 }
 
 export function canonicalize(value: unknown): string {
-  return serialize(value, '$');
+  return serialize(value, '$', new Set());
 }
 
 const encoder = new TextEncoder();
@@ -22,7 +22,12 @@ export function canonicalBytes(value: unknown): Uint8Array {
   return encoder.encode(canonicalize(value));
 }
 
-function serialize(value: unknown, path: string): string {
+/**
+ * Integers at or beyond 2^53 are refused even where a double holds them exactly (1e30): the
+ * value was most likely rounded on its way in, and an audit record must not silently differ
+ * from what was meant. Cedar's integration corpus needs the same rule.
+ */
+function serialize(value: unknown, path: string, ancestors: Set<object>): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
@@ -31,11 +36,16 @@ function serialize(value: unknown, path: string): string {
       return serializeNumber(value, path);
     case 'string':
       return serializeString(value, path);
-    case 'object':
-      if (Array.isArray(value)) {
-        return `[${value.map((item, i) => serialize(item, `${path}[${i}]`)).join(',')}]`;
+    case 'object': {
+      if (ancestors.has(value)) throw new CanonicalJsonError(`${path}: circular reference`);
+      ancestors.add(value);
+      try {
+        if (Array.isArray(value)) return serializeArray(value, path, ancestors);
+        return serializeObject(value as Record<string, unknown>, path, ancestors);
+      } finally {
+        ancestors.delete(value);
       }
-      return serializeObject(value as Record<string, unknown>, path);
+    }
     default:
       throw new CanonicalJsonError(`${path}: ${typeof value} has no JSON representation`);
   }
@@ -56,10 +66,22 @@ function serializeString(value: string, path: string): string {
   return JSON.stringify(value);
 }
 
-function serializeObject(object: Record<string, unknown>, path: string): string {
+function serializeArray(array: unknown[], path: string, ancestors: Set<object>): string {
+  const items: string[] = [];
+  for (let i = 0; i < array.length; i++) {
+    if (!(i in array)) throw new CanonicalJsonError(`${path}[${i}]: hole in a sparse array`);
+    items.push(serialize(array[i], `${path}[${i}]`, ancestors));
+  }
+  return `[${items.join(',')}]`;
+}
+
+function serializeObject(object: Record<string, unknown>, path: string, ancestors: Set<object>): string {
   const proto = Object.getPrototypeOf(object);
   if (proto !== Object.prototype && proto !== null) {
-    if (object instanceof Date) return serializeString(object.toISOString(), path);
+    if (object instanceof Date) {
+      if (Number.isNaN(object.getTime())) throw new CanonicalJsonError(`${path}: invalid date`);
+      return serializeString(object.toISOString(), path);
+    }
     throw new CanonicalJsonError(`${path}: only plain objects can be canonicalised`);
   }
   const parts: string[] = [];
@@ -67,7 +89,7 @@ function serializeObject(object: Record<string, unknown>, path: string): string 
   for (const key of Object.keys(object).sort()) {
     const member = object[key];
     if (member === undefined) continue; // as JSON.stringify: absent, not null
-    parts.push(`${serializeString(key, path)}:${serialize(member, `${path}.${key}`)}`);
+    parts.push(`${serializeString(key, path)}:${serialize(member, `${path}.${key}`, ancestors)}`);
   }
   return `{${parts.join(',')}}`;
 }

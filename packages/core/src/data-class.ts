@@ -8,5 +8,8 @@ export function dataClassRank(dataClass: DataClass): number {
 
 /** True when `dataClass` is at or below `ceiling`. */
 export function dataClassWithin(dataClass: DataClass, ceiling: DataClass): boolean {
-  return dataClassRank(dataClass) <= dataClassRank(ceiling);
+  const rank = dataClassRank(dataClass);
+  const ceilingRank = dataClassRank(ceiling);
+  // An unknown class (a bad value that slipped past the types) is within nothing.
+  return rank >= 0 && ceilingRank >= 0 && rank <= ceilingRank;
 }

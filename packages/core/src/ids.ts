@@ -20,6 +20,9 @@ const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const ID_PATTERN = /^(org|usr|agt|key|dlg|apr|pk)_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 export function newId(kind: IdKind, now: number = Date.now()): string {
+  if (!Number.isSafeInteger(Math.floor(now)) || now < 0 || now >= 2 ** 48) {
+    throw new RangeError('newId: time must be milliseconds between 0 and 2^48');
+  }
   let time = '';
   let t = Math.floor(now);
   for (let i = 0; i < 10; i++) {

@@ -80,6 +80,8 @@ export interface Agent {
 /** The agent's status as of `now`: an unrevoked agent past its expiry is `expired`. */
 export function effectiveAgentStatus(agent: Pick<Agent, 'status' | 'expiresAt'>, now: Date): AgentStatus {
   if (agent.status === 'revoked') return 'revoked';
-  if (Date.parse(agent.expiresAt) <= now.getTime()) return 'expired';
+  const expiresAt = Date.parse(agent.expiresAt);
+  // An unreadable expiry counts as passed: fail closed.
+  if (Number.isNaN(expiresAt) || expiresAt <= now.getTime()) return 'expired';
   return agent.status;
 }

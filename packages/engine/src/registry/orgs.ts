@@ -11,15 +11,20 @@ export const DEFAULT_ORG_SETTING = 'default_org_id';
 
 export interface CreatedOrg {
   org: Org;
-  /** The org's first admin key, shown once. */
-  adminKey: { key: ApiKeyView; secret: string };
+  /** The org's first admin key, shown once (absent when not asked for). */
+  adminKey?: { key: ApiKeyView; secret: string };
 }
 
 /** Orgs are created and listed from the platform API only; an org's own keys never reach here. */
 export class OrgService {
   constructor(private readonly ctx: EngineContext) {}
 
-  async create(principal: PlatformPrincipal | { kind: 'system' }, name: string): Promise<CreatedOrg> {
+  async create(
+    principal: PlatformPrincipal | { kind: 'system' },
+    name: string,
+    options: { withAdminKey?: boolean } = {},
+  ): Promise<CreatedOrg> {
+    const withAdminKey = options.withAdminKey ?? true;
     const now = this.ctx.clock.now().toISOString();
     const actor = principal.kind === 'platform' ? principal.actor : ({ kind: 'system', id: 'mandate' } as const);
     const org: Org = { id: newId('org'), name, status: 'active', createdAt: now, updatedAt: now, version: 1 };
@@ -37,6 +42,7 @@ export class OrgService {
     await this.ctx.store.org(org.id).transact(async (tx) => {
       await tx.insertOrg(org);
       await this.ctx.audit.append(tx, { type: 'org.created', actor, target: { type: 'org', id: org.id }, after: org });
+      if (!withAdminKey) return;
       await tx.insertApiKey(key);
       await this.ctx.audit.append(tx, {
         type: 'api_key.created',
@@ -45,6 +51,7 @@ export class OrgService {
         after: apiKeyView(key),
       });
     });
+    if (!withAdminKey) return { org };
     return { org, adminKey: { key: apiKeyView(key), secret: formatApiKey(key.id, secret) } };
   }
 
@@ -77,10 +84,10 @@ export class OrgService {
   }
 
   /** The org that `MANDATE_ADMIN_KEY` and a fresh install use; created on first start. */
-  async ensureDefaultOrg(): Promise<{ org: Org; created?: CreatedOrg }> {
+  async ensureDefaultOrg(options: { withAdminKey?: boolean } = {}): Promise<{ org: Org; created?: CreatedOrg }> {
     const existing = await this.ctx.store.platform.getSetting(DEFAULT_ORG_SETTING);
     if (existing) return { org: await this.get(existing) };
-    const created = await this.create({ kind: 'system' }, 'default');
+    const created = await this.create({ kind: 'system' }, 'default', options);
     await this.ctx.store.platform.setSetting(DEFAULT_ORG_SETTING, created.org.id);
     return { org: created.org, created };
   }

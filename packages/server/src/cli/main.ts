@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { agentCommands } from './commands/agents.js';
+import { apiKeyCommands } from './commands/api-keys.js';
+import { initCommand } from './commands/init.js';
+import { keygenCommand } from './commands/keygen.js';
+import { orgCommands } from './commands/orgs.js';
+import { serveCommand } from './commands/serve.js';
+import { userCommands } from './commands/users.js';
+import { describeError, type GlobalOptions } from './output.js';
+
+const program = new Command('mandate')
+  .description('Mandate: runtime identity for AI agents')
+  .version(VERSION)
+  .option('--url <url>', 'server URL (MANDATE_URL, default http://127.0.0.1:7070)')
+  .option('--key <key>', 'API key (MANDATE_KEY)')
+  .option('--json', 'machine-readable output')
+  .showSuggestionAfterError()
+  .exitOverride()
+  .configureOutput({
+    // Commander's own errors ("unknown option", "missing argument") are already one line.
+    outputError: (text, write) => write(text.startsWith('error: ') ? `mandate: ${text.slice(7)}` : text),
+  });
+
+const globals = () => program.opts<GlobalOptions>();
+
+serveCommand(program);
+initCommand(program, globals);
+agentCommands(program, globals);
+userCommands(program, globals);
+apiKeyCommands(program, globals);
+orgCommands(program, globals);
+keygenCommand(program, globals);
+
+for (const command of program.commands) {
+  command.exitOverride();
+  for (const sub of command.commands) sub.exitOverride();
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version end here with code 0; usage errors were already printed.
+    process.exitCode = error.exitCode;
+  } else {
+    process.stderr.write(`mandate: ${describeError(error)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,48 @@
+import fs from 'node:fs';
+import { InvalidArgumentError } from 'commander';
+import { CliError } from './output.js';
+
+/** Commander collector for repeatable options (`--action a --action b`). */
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function positiveInt(value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError('must be a whole number');
+  return Number(value);
+}
+
+/** `key=value` pairs into an object. */
+export function keyValues(pairs: string[] | undefined, option: string): Record<string, string> | undefined {
+  if (!pairs) return undefined;
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new CliError(`${option}: expected key=value, got '${pair}'`);
+    out[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return out;
+}
+
+/**
+ * Reads a JWK file and returns only its public members: a private key file may be given for
+ * convenience, but the private part never leaves this machine.
+ */
+export function readPublicJwk(file: string): Record<string, string> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(text);
+  } catch {
+    throw new CliError(`${file}: not JSON (expected a JWK)`);
+  }
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new CliError(`${file}: not a JWK object`);
+  const { kty, crv, x, y } = jwk as Record<string, unknown>;
+  if (typeof kty !== 'string' || typeof crv !== 'string' || typeof x !== 'string') {
+    throw new CliError(`${file}: a JWK needs kty, crv and x`);
+  }
+  return typeof y === 'string' ? { kty, crv, x, y } : { kty, crv, x };
+}

@@ -1,0 +1,43 @@
+import { AGENT_STATUSES, DATA_CLASSES, ROLES, isActionPattern, isResourcePattern } from '@mandate/core';
+import { z } from 'zod';
+
+/** Request schemas shared by routes. Strict objects: an unknown field is a 400, not ignored. */
+export const id = (prefix: string) =>
+  z.string().regex(new RegExp(`^${prefix}_[0-9A-Z]{26}$`), `must be an id starting with ${prefix}_`);
+
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+};
+
+const token = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'letters, digits and . _ : - only, starting with a letter or digit');
+
+export const label = token;
+export const environment = token;
+export const reason = z.string().trim().min(1).max(1000);
+
+export const boundaries = z.strictObject({
+  actions: z.array(z.string().refine(isActionPattern, 'not an action pattern (name, name.*, or *)')).min(1).max(100),
+  resources: z
+    .array(z.string().refine(isResourcePattern, 'not a resource pattern (type:path, type:path/*, or *)'))
+    .min(1)
+    .max(100),
+  maxDataClass: z.enum(DATA_CLASSES).default('internal'),
+  maxCredentialTtlSeconds: z.int().min(60).max(86_400).default(3600),
+  maxDelegationDepth: z.int().min(0).max(10).default(0),
+});
+
+export const metadata = z
+  .record(z.string().min(1).max(64), z.union([z.string().max(1024), z.number(), z.boolean()]))
+  .refine((value) => Object.keys(value).length <= 32, 'at most 32 entries');
+
+export const isoDateTime = z.iso.datetime({ offset: true });
+
+export const agentStatus = z.enum(AGENT_STATUSES);
+export const role = z.enum(ROLES);
+export const roles = z.array(role).min(1).max(ROLES.length);
+export const description = z.string().max(2000);

@@ -1,0 +1,88 @@
+import { Authenticator, type Engine, OidcVerifier } from '@mandate/engine';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import type { MandateConfig } from '../config/schema.js';
+import { buildApp } from '../http/app.js';
+import { VERSION } from '../version.js';
+import { openEngine } from './open-engine.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  engine: Engine;
+  url: string;
+  defaultOrgId: string;
+  /** The admin key generated on this start, if one was (also printed once). */
+  generatedAdminKey?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the store, makes sure the default org exists, and listens. On the very first start
+ * without `MANDATE_ADMIN_KEY`, an admin key is generated and printed once through `print`.
+ */
+export async function startServer(config: MandateConfig, print: (line: string) => void): Promise<RunningServer> {
+  const logger = pino({ level: config.logLevel, base: { service: 'mandate' } }, pino.destination(2));
+  const { engine, dataDir } = openEngine(config);
+  try {
+    const { org, created } = await engine.orgs.ensureDefaultOrg({ withAdminKey: !config.adminKey });
+    const authenticator = new Authenticator(engine, engine.users, {
+      adminKey: config.adminKey,
+      platformKey: config.platformKey,
+      defaultOrgId: org.id,
+      oidc: config.oidc.length > 0 ? new OidcVerifier(config.oidc) : undefined,
+    });
+    const { app } = await buildApp({
+      engine,
+      authenticator,
+      logger,
+      bodyLimitBytes: config.bodyLimitBytes,
+      version: VERSION,
+    });
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+    print(`Mandate ${VERSION}: SQLite store in ${dataDir}`);
+    const generatedAdminKey = created?.adminKey?.secret;
+    if (generatedAdminKey) {
+      print(`Created the default org ${org.id}. Its admin API key, shown only this once:`);
+      print(`  ${generatedAdminKey}`);
+    }
+    print(`Listening on ${url}`);
+
+    const sweep = setInterval(() => void sweepExpiries(engine, logger), config.expirySweepMs);
+    sweep.unref();
+    void sweepExpiries(engine, logger);
+    return {
+      app,
+      engine,
+      url,
+      defaultOrgId: org.id,
+      generatedAdminKey,
+      close: async () => {
+        clearInterval(sweep);
+        await app.close();
+        await engine.store.close();
+      },
+    };
+  } catch (error) {
+    await engine.store.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Records, once, the expiry of every agent whose expiry passed (see AgentService.recordExpiries). */
+async function sweepExpiries(engine: Engine, logger: pino.Logger): Promise<void> {
+  try {
+    let after: string | undefined;
+    for (let pages = 0; pages < 10_000; pages++) {
+      const page = await engine.store.platform.listOrgs({ limit: 200, after });
+      for (const org of page.items) await engine.agents.recordExpiries(org.id);
+      if (!page.nextCursor) return;
+      after = page.nextCursor;
+    }
+  } catch (error) {
+    logger.error({ err: error }, 'expiry sweep failed');
+  }
+}
