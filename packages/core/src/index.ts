@@ -6,5 +6,5 @@ export * from './canonical-json.js';
 export * from './data-class.js';
 export * from './ids.js';
 export * from './reason-codes.js';
-export * from './scope/patterns.js';
 export * from './roles.js';
+export * from './scope/patterns.js';

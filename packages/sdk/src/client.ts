@@ -1,6 +1,15 @@
 import type { LifecycleCommand } from '@mandate/core';
 import { MandateApiError, MandateConnectionError } from './errors.js';
-import type { Agent, ApiKey, AuditRecord, Org, Page, PageOptions, RegisterAgentInput, User } from './types.js';
+import type {
+  Agent,
+  ApiKey,
+  AuditRecord,
+  Org,
+  Page,
+  PageOptions,
+  RegisterAgentInput,
+  User,
+} from './types.js';
 
 export interface ClientOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:7070. */
@@ -46,7 +55,8 @@ export class MandateClient {
     const text = await response.text();
     const json = parseJson(text);
     if (!response.ok) {
-      const detail = (json as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
+      const detail = (json as { error?: { code?: string; message?: string; field?: string } } | undefined)
+        ?.error;
       throw new MandateApiError(
         response.status,
         detail?.code ?? `http_${response.status}`,
@@ -59,14 +69,25 @@ export class MandateClient {
 
   readonly agents = {
     register: (input: RegisterAgentInput) => this.request<Agent>('POST', '/v1/agents', input),
-    list: (filter: PageOptions & { status?: string; owner?: string; label?: string; environment?: string; name?: string } = {}) =>
-      this.request<Page<Agent>>('GET', '/v1/agents', undefined, filter),
+    list: (
+      filter: PageOptions & {
+        status?: string;
+        owner?: string;
+        label?: string;
+        environment?: string;
+        name?: string;
+      } = {},
+    ) => this.request<Page<Agent>>('GET', '/v1/agents', undefined, filter),
     get: (agentId: string) => this.request<Agent>('GET', `/v1/agents/${enc(agentId)}`),
     update: (agentId: string, changes: Partial<RegisterAgentInput>) =>
       this.request<Agent>('PATCH', `/v1/agents/${enc(agentId)}`, changes),
-    transition: (agentId: string, command: LifecycleCommand, body: { reason?: string; expiresAt?: string } = {}) =>
-      this.request<Agent>('POST', `/v1/agents/${enc(agentId)}/${command}`, body),
-    addKey: (agentId: string, jwk: object) => this.request<Agent>('POST', `/v1/agents/${enc(agentId)}/keys`, { jwk }),
+    transition: (
+      agentId: string,
+      command: LifecycleCommand,
+      body: { reason?: string; expiresAt?: string } = {},
+    ) => this.request<Agent>('POST', `/v1/agents/${enc(agentId)}/${command}`, body),
+    addKey: (agentId: string, jwk: object) =>
+      this.request<Agent>('POST', `/v1/agents/${enc(agentId)}/keys`, { jwk }),
     retireKey: (agentId: string, kid: string, reason?: string) =>
       this.request<Agent>('POST', `/v1/agents/${enc(agentId)}/keys/${enc(kid)}/retire`, { reason }),
     transfer: (agentId: string, ownerId: string, reason: string) =>
@@ -74,8 +95,13 @@ export class MandateClient {
   };
 
   readonly users = {
-    create: (input: { displayName: string; email?: string; roles?: string[]; issuer?: string; subject?: string }) =>
-      this.request<User>('POST', '/v1/users', input),
+    create: (input: {
+      displayName: string;
+      email?: string;
+      roles?: string[];
+      issuer?: string;
+      subject?: string;
+    }) => this.request<User>('POST', '/v1/users', input),
     list: (filter: PageOptions & { status?: string; kind?: string } = {}) =>
       this.request<Page<User>>('GET', '/v1/users', undefined, filter),
     get: (userId: string) => this.request<User>('GET', `/v1/users/${enc(userId)}`),
@@ -88,21 +114,29 @@ export class MandateClient {
   readonly apiKeys = {
     create: (input: { name: string; roles: string[]; userId?: string; expiresAt?: string }) =>
       this.request<{ key: ApiKey; secret: string }>('POST', '/v1/api-keys', input),
-    list: (page: PageOptions = {}) => this.request<Page<ApiKey>>('GET', '/v1/api-keys', undefined, { ...page }),
+    list: (page: PageOptions = {}) =>
+      this.request<Page<ApiKey>>('GET', '/v1/api-keys', undefined, { ...page }),
     get: (keyId: string) => this.request<ApiKey>('GET', `/v1/api-keys/${enc(keyId)}`),
     revoke: (keyId: string, reason?: string) =>
       this.request<ApiKey>('POST', `/v1/api-keys/${enc(keyId)}/revoke`, { reason }),
   };
 
   readonly orgs = {
-    create: (name: string) => this.request<{ org: Org; adminKey: { key: ApiKey; secret: string } }>('POST', '/v1/orgs', { name }),
+    create: (name: string) =>
+      this.request<{ org: Org; adminKey: { key: ApiKey; secret: string } }>('POST', '/v1/orgs', { name }),
     list: (page: PageOptions = {}) => this.request<Page<Org>>('GET', '/v1/orgs', undefined, { ...page }),
     get: (orgId: string) => this.request<Org>('GET', `/v1/orgs/${enc(orgId)}`),
   };
 
   readonly audit = {
     events: (
-      filter: PageOptions & { type?: string; agent?: string; user?: string; since?: string; until?: string } = {},
+      filter: PageOptions & {
+        type?: string;
+        agent?: string;
+        user?: string;
+        since?: string;
+        until?: string;
+      } = {},
     ) => this.request<Page<AuditRecord>>('GET', '/v1/audit/events', undefined, filter),
     event: (seq: number) => this.request<AuditRecord>('GET', `/v1/audit/events/${seq}`),
   };
@@ -124,5 +158,10 @@ function describeFetchFailure(error: unknown): string {
   if (cause?.code === 'ECONNREFUSED') return 'connection refused; is the server running?';
   if (cause?.code === 'ENOTFOUND') return 'host not found';
   if ((error as Error)?.name === 'TimeoutError') return 'timed out';
-  return cause?.code ?? (cause as { message?: string } | undefined)?.message ?? (error as Error)?.message ?? 'unknown error';
+  return (
+    cause?.code ??
+    (cause as { message?: string } | undefined)?.message ??
+    (error as Error)?.message ??
+    'unknown error'
+  );
 }

@@ -1,4 +1,12 @@
-import type { Actor, AgentBoundaries, AgentKey, AgentMetadata, AgentStatus, AuditRecord, Role } from '@mandate/core';
+import type {
+  Actor,
+  AgentBoundaries,
+  AgentKey,
+  AgentMetadata,
+  AgentStatus,
+  AuditRecord,
+  Role,
+} from '@mandate/core';
 
 export interface Page<T> {
   items: T[];

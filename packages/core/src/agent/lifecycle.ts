@@ -1,4 +1,4 @@
-import { type Agent, type AgentStatus, type StoredAgentStatus, effectiveAgentStatus } from './agent.js';
+import { type Agent, type AgentStatus, effectiveAgentStatus, type StoredAgentStatus } from './agent.js';
 
 /**
  * The agent lifecycle as a table: which command is legal from which (effective) status,
@@ -12,14 +12,16 @@ import { type Agent, type AgentStatus, type StoredAgentStatus, effectiveAgentSta
 export const LIFECYCLE_COMMANDS = ['activate', 'suspend', 'resume', 'revoke', 'renew'] as const;
 export type LifecycleCommand = (typeof LIFECYCLE_COMMANDS)[number];
 
-const TRANSITIONS: Record<LifecycleCommand, { from: readonly AgentStatus[]; to: StoredAgentStatus | 'unchanged' }> =
-  {
-    activate: { from: ['pending'], to: 'active' },
-    suspend: { from: ['active'], to: 'suspended' },
-    resume: { from: ['suspended'], to: 'active' },
-    revoke: { from: ['pending', 'active', 'suspended', 'expired'], to: 'revoked' },
-    renew: { from: ['pending', 'active', 'suspended', 'expired'], to: 'unchanged' },
-  };
+const TRANSITIONS: Record<
+  LifecycleCommand,
+  { from: readonly AgentStatus[]; to: StoredAgentStatus | 'unchanged' }
+> = {
+  activate: { from: ['pending'], to: 'active' },
+  suspend: { from: ['active'], to: 'suspended' },
+  resume: { from: ['suspended'], to: 'active' },
+  revoke: { from: ['pending', 'active', 'suspended', 'expired'], to: 'revoked' },
+  renew: { from: ['pending', 'active', 'suspended', 'expired'], to: 'unchanged' },
+};
 
 export type TransitionResult =
   | { ok: true; from: AgentStatus; to: StoredAgentStatus }

@@ -17,7 +17,8 @@ export interface AuthenticatorOptions {
   lastUsedResolutionMs?: number;
 }
 
-const unauthorized = () => new MandateError('unauthorized', 'missing, unknown, expired or revoked credential');
+const unauthorized = () =>
+  new MandateError('unauthorized', 'missing, unknown, expired or revoked credential');
 
 /**
  * Bearer credential → principal. Tries, in order: an org API key (`mk_…`), a platform key
@@ -44,7 +45,8 @@ export class Authenticator {
     const platformKey = parsePlatformKey(bearer);
     if (platformKey) {
       const stored = await this.ctx.store.platform.getPlatformKey(platformKey.keyId);
-      if (!stored || stored.revokedAt || !secretMatches(platformKey.secret, stored.secretHash)) throw unauthorized();
+      if (!stored || stored.revokedAt || !secretMatches(platformKey.secret, stored.secretHash))
+        throw unauthorized();
       return { kind: 'platform', actor: { kind: 'platform', id: stored.id } };
     }
     if (this.platformKeyHash && secretMatches(bearer, this.platformKeyHash)) {
@@ -68,7 +70,7 @@ export class Authenticator {
     if (key.revokedAt || (key.expiresAt && Date.parse(key.expiresAt) <= now.getTime())) throw unauthorized();
     if (key.userId) {
       const user = await this.ctx.store.org(key.orgId).getUser(key.userId);
-      if (!user || user.status !== 'active') throw unauthorized();
+      if (user?.status !== 'active') throw unauthorized();
     }
     const resolution = this.options.lastUsedResolutionMs ?? 60_000;
     if (!key.lastUsedAt || now.getTime() - Date.parse(key.lastUsedAt) >= resolution) {
@@ -77,7 +79,9 @@ export class Authenticator {
     return {
       kind: 'org',
       orgId: key.orgId,
-      actor: key.userId ? { kind: 'api_key', id: key.id, userId: key.userId } : { kind: 'api_key', id: key.id },
+      actor: key.userId
+        ? { kind: 'api_key', id: key.id, userId: key.userId }
+        : { kind: 'api_key', id: key.id },
       roles: key.roles,
       userId: key.userId,
     };

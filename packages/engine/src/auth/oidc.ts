@@ -1,6 +1,12 @@
 import fs from 'node:fs';
-import { type Role, isRole } from '@mandate/core';
-import { type JWTPayload, type JWTVerifyGetKey, createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
+import { isRole, type Role } from '@mandate/core';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
 
 /** A trusted OpenID Connect issuer whose ID tokens authenticate users of one org. */
 export interface OidcIssuerConfig {

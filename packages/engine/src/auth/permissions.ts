@@ -29,6 +29,9 @@ export function hasPermission(principal: OrgPrincipal, permission: Permission): 
 
 export function requirePermission(principal: OrgPrincipal, permission: Permission): void {
   if (!hasPermission(principal, permission)) {
-    throw new MandateError('forbidden', `this operation needs one of the roles: ${PERMISSIONS[permission].join(', ')}`);
+    throw new MandateError(
+      'forbidden',
+      `this operation needs one of the roles: ${PERMISSIONS[permission].join(', ')}`,
+    );
   }
 }

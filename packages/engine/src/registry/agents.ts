@@ -3,8 +3,8 @@ import {
   type AgentBoundaries,
   type AgentKey,
   type AgentMetadata,
-  type LifecycleCommand,
   effectiveAgentStatus,
+  type LifecycleCommand,
   newId,
   planTransition,
   wouldRetireLastKey,
@@ -12,8 +12,14 @@ import {
 import { hasPermission, type Permission, requirePermission } from '../auth/permissions.js';
 import type { OrgPrincipal } from '../auth/principal.js';
 import type { EngineContext } from '../context.js';
-import { MandateError, invalid, notFound } from '../errors.js';
-import { type AgentFilter, DuplicateError, type OrgTransaction, type Page, type PageRequest } from '../ports/store.js';
+import { invalid, MandateError, notFound } from '../errors.js';
+import {
+  type AgentFilter,
+  DuplicateError,
+  type OrgTransaction,
+  type Page,
+  type PageRequest,
+} from '../ports/store.js';
 import { acceptPublicJwk } from './jwk.js';
 
 const DAY_MS = 86_400_000;
@@ -43,7 +49,9 @@ export interface AgentChanges {
 }
 
 /** An agent as the API shows it: the stored record plus its status as of now. */
-export type AgentView = Omit<Agent, 'version' | 'status'> & { status: ReturnType<typeof effectiveAgentStatus> };
+export type AgentView = Omit<Agent, 'version' | 'status'> & {
+  status: ReturnType<typeof effectiveAgentStatus>;
+};
 
 /**
  * The agent registry: identity, ownership, lifecycle and keys. Every change is one
@@ -61,7 +69,7 @@ export class AgentService {
     requirePermission(principal, 'agents.write');
     const orgStore = this.ctx.store.org(principal.orgId);
     const owner = await orgStore.getUser(input.ownerId);
-    if (!owner || owner.status !== 'active') throw invalid('ownerId', 'no active user with this id in the org');
+    if (owner?.status !== 'active') throw invalid('ownerId', 'no active user with this id in the org');
     const now = this.ctx.clock.now();
     const expiresAt = this.checkExpiry(input.expiresAt, now, 'expiresAt');
     if (input.keys.length === 0) throw invalid('keys', 'at least one public key is required');
@@ -98,10 +106,12 @@ export class AgentService {
       },
       version: 1,
     };
-    await this.write(orgStore.transact(async (tx) => {
-      await tx.insertAgent(agent);
-      await this.record(tx, principal, 'agent.registered', agent.id, undefined, agent);
-    }));
+    await this.write(
+      orgStore.transact(async (tx) => {
+        await tx.insertAgent(agent);
+        await this.record(tx, principal, 'agent.registered', agent.id, undefined, agent);
+      }),
+    );
     return this.view(agent);
   }
 
@@ -120,7 +130,8 @@ export class AgentService {
     requirePermission(principal, 'agents.write');
     if (changes.boundaries) requirePermission(principal, 'agents.boundaries');
     return this.change(principal, agentId, 'agent.updated', (agent) => {
-      if (agent.status === 'revoked') throw new MandateError('illegal_transition', 'a revoked agent cannot be changed');
+      if (agent.status === 'revoked')
+        throw new MandateError('illegal_transition', 'a revoked agent cannot be changed');
       return { ...agent, ...definedOnly(changes) };
     });
   }
@@ -160,7 +171,12 @@ export class AgentService {
         const next: Agent = { ...agent, status: plan.to };
         if (command === 'renew') next.expiresAt = this.checkExpiry(options.expiresAt, now, 'expiresAt');
         if (plan.to !== agent.status || command === 'renew') {
-          next.lastStatusChange = { status: plan.to, at: now.toISOString(), by: principal.actor, reason: options.reason };
+          next.lastStatusChange = {
+            status: plan.to,
+            at: now.toISOString(),
+            by: principal.actor,
+            reason: options.reason,
+          };
         }
         return next;
       },
@@ -172,16 +188,29 @@ export class AgentService {
     requirePermission(principal, 'agents.write');
     const { kid, jwk: publicJwk } = await acceptPublicJwk(jwk, 'jwk');
     return this.change(principal, agentId, 'agent.key_added', (agent, now) => {
-      if (agent.status === 'revoked') throw new MandateError('illegal_transition', 'a revoked agent cannot get keys');
-      if (agent.keys.some((key) => key.kid === kid)) throw new MandateError('duplicate', 'the agent already has this key');
+      if (agent.status === 'revoked')
+        throw new MandateError('illegal_transition', 'a revoked agent cannot get keys');
+      if (agent.keys.some((key) => key.kid === kid))
+        throw new MandateError('duplicate', 'the agent already has this key');
       if (agent.keys.filter((key) => key.status === 'active').length >= MAX_ACTIVE_KEYS) {
-        throw new MandateError('conflict', `an agent holds at most ${MAX_ACTIVE_KEYS} active keys; retire one first`);
+        throw new MandateError(
+          'conflict',
+          `an agent holds at most ${MAX_ACTIVE_KEYS} active keys; retire one first`,
+        );
       }
-      return { ...agent, keys: [...agent.keys, { kid, jwk: publicJwk, status: 'active', addedAt: now.toISOString() }] };
+      return {
+        ...agent,
+        keys: [...agent.keys, { kid, jwk: publicJwk, status: 'active', addedAt: now.toISOString() }],
+      };
     });
   }
 
-  async retireKey(principal: OrgPrincipal, agentId: string, kid: string, reason?: string): Promise<AgentView> {
+  async retireKey(
+    principal: OrgPrincipal,
+    agentId: string,
+    kid: string,
+    reason?: string,
+  ): Promise<AgentView> {
     requirePermission(principal, 'agents.write');
     return this.change(
       principal,
@@ -190,30 +219,43 @@ export class AgentService {
       (agent, now) => {
         const key = agent.keys.find((candidate) => candidate.kid === kid);
         if (!key) throw notFound('key');
-        if (key.status === 'retired') throw new MandateError('illegal_transition', 'the key is already retired');
+        if (key.status === 'retired')
+          throw new MandateError('illegal_transition', 'the key is already retired');
         if (wouldRetireLastKey(agent.keys, kid)) {
-          throw new MandateError('last_active_key', 'an agent must keep at least one active key; add another first');
+          throw new MandateError(
+            'last_active_key',
+            'an agent must keep at least one active key; add another first',
+          );
         }
         return {
           ...agent,
-          keys: agent.keys.map((k) => (k.kid === kid ? { ...k, status: 'retired', retiredAt: now.toISOString() } : k)),
+          keys: agent.keys.map((k) =>
+            k.kid === kid ? { ...k, status: 'retired', retiredAt: now.toISOString() } : k,
+          ),
         };
       },
       reason,
     );
   }
 
-  async transfer(principal: OrgPrincipal, agentId: string, newOwnerId: string, reason: string): Promise<AgentView> {
+  async transfer(
+    principal: OrgPrincipal,
+    agentId: string,
+    newOwnerId: string,
+    reason: string,
+  ): Promise<AgentView> {
     requirePermission(principal, 'agents.transfer');
     const owner = await this.ctx.store.org(principal.orgId).getUser(newOwnerId);
-    if (!owner || owner.status !== 'active') throw invalid('ownerId', 'no active user with this id in the org');
+    if (owner?.status !== 'active') throw invalid('ownerId', 'no active user with this id in the org');
     return this.change(
       principal,
       agentId,
       'agent.owner_transferred',
       (agent) => {
-        if (agent.status === 'revoked') throw new MandateError('illegal_transition', 'a revoked agent cannot be transferred');
-        if (agent.ownerId === newOwnerId) throw new MandateError('conflict', 'the user already owns this agent');
+        if (agent.status === 'revoked')
+          throw new MandateError('illegal_transition', 'a revoked agent cannot be transferred');
+        if (agent.ownerId === newOwnerId)
+          throw new MandateError('conflict', 'the user already owns this agent');
         return { ...agent, ownerId: newOwnerId };
       },
       reason,
@@ -232,13 +274,19 @@ export class AgentService {
     for (let pages = 0; pages < 1000; pages++) {
       const page = await orgStore.listAgents({ status: 'expired' }, { limit: 200, after }, now);
       for (const agent of page.items) {
-        if (agent.lastStatusChange.reason === EXPIRY_REASON && agent.lastStatusChange.at >= agent.expiresAt) continue;
+        if (agent.lastStatusChange.reason === EXPIRY_REASON && agent.lastStatusChange.at >= agent.expiresAt)
+          continue;
         await orgStore.transact(async (tx) => {
           const current = await tx.getAgent(agent.id);
           if (!current || current.version !== agent.version) return; // changed meanwhile; next sweep
           const next: Agent = {
             ...current,
-            lastStatusChange: { status: current.status, at: now.toISOString(), by: SYSTEM, reason: EXPIRY_REASON },
+            lastStatusChange: {
+              status: current.status,
+              at: now.toISOString(),
+              by: SYSTEM,
+              reason: EXPIRY_REASON,
+            },
             version: current.version + 1,
           };
           await tx.updateAgent(next, current.version);
@@ -261,7 +309,8 @@ export class AgentService {
   }
 
   private checkExpiry(requested: string | undefined, now: Date, field: string): string {
-    if (requested === undefined) return new Date(now.getTime() + DEFAULT_AGENT_LIFETIME_DAYS * DAY_MS).toISOString();
+    if (requested === undefined)
+      return new Date(now.getTime() + DEFAULT_AGENT_LIFETIME_DAYS * DAY_MS).toISOString();
     const at = Date.parse(requested);
     if (Number.isNaN(at)) throw invalid(field, 'must be an ISO-8601 date-time');
     if (at <= now.getTime()) throw invalid(field, 'must be in the future');
@@ -290,7 +339,11 @@ export class AgentService {
         const before = await tx.getAgent(agentId);
         if (!before) throw notFound('agent');
         const now = this.ctx.clock.now();
-        const next: Agent = { ...apply(before, now), updatedAt: now.toISOString(), version: before.version + 1 };
+        const next: Agent = {
+          ...apply(before, now),
+          updatedAt: now.toISOString(),
+          version: before.version + 1,
+        };
         await tx.updateAgent(next, before.version);
         await this.record(tx, principal, type, agentId, before, next, reason);
         return next;
@@ -324,7 +377,8 @@ export class AgentService {
     try {
       return await work;
     } catch (error) {
-      if (error instanceof DuplicateError) throw new MandateError('duplicate', 'this public key is registered on another agent');
+      if (error instanceof DuplicateError)
+        throw new MandateError('duplicate', 'this public key is registered on another agent');
       throw error;
     }
   }

@@ -1,9 +1,9 @@
-import { type Role, newId } from '@mandate/core';
+import { newId, type Role } from '@mandate/core';
 import { requirePermission } from '../auth/permissions.js';
 import type { OrgPrincipal } from '../auth/principal.js';
 import { formatApiKey, hashSecret, newSecret } from '../auth/secrets.js';
 import type { EngineContext } from '../context.js';
-import { MandateError, invalid, notFound } from '../errors.js';
+import { invalid, MandateError, notFound } from '../errors.js';
 import type { ApiKey } from '../ports/records.js';
 import type { Page, PageRequest } from '../ports/store.js';
 import { type ApiKeyView, apiKeyView } from './views.js';
@@ -25,7 +25,7 @@ export class ApiKeyService {
     const orgStore = this.ctx.store.org(principal.orgId);
     if (input.userId) {
       const user = await orgStore.getUser(input.userId);
-      if (!user || user.status !== 'active') throw invalid('userId', 'no active user with this id in the org');
+      if (user?.status !== 'active') throw invalid('userId', 'no active user with this id in the org');
     }
     const now = this.ctx.clock.now();
     if (input.expiresAt && Date.parse(input.expiresAt) <= now.getTime()) {

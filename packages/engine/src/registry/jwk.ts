@@ -9,8 +9,12 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
  * curve), and returns it reduced to its public members with its RFC 7638 thumbprint as kid.
  * A private key is refused outright: Mandate must never hold an agent's private key.
  */
-export async function acceptPublicJwk(input: unknown, field: string): Promise<{ kid: string; jwk: PublicJwk }> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid(field, 'must be a JWK object');
+export async function acceptPublicJwk(
+  input: unknown,
+  field: string,
+): Promise<{ kid: string; jwk: PublicJwk }> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw invalid(field, 'must be a JWK object');
   const raw = input as Record<string, unknown>;
   if (PRIVATE_MEMBERS.some((member) => member in raw)) {
     throw invalid(field, 'is a private key; register the public key only');
@@ -18,7 +22,12 @@ export async function acceptPublicJwk(input: unknown, field: string): Promise<{ 
   let jwk: PublicJwk;
   if (raw.kty === 'OKP' && raw.crv === 'Ed25519' && typeof raw.x === 'string') {
     jwk = { kty: 'OKP', crv: 'Ed25519', x: raw.x };
-  } else if (raw.kty === 'EC' && raw.crv === 'P-256' && typeof raw.x === 'string' && typeof raw.y === 'string') {
+  } else if (
+    raw.kty === 'EC' &&
+    raw.crv === 'P-256' &&
+    typeof raw.x === 'string' &&
+    typeof raw.y === 'string'
+  ) {
     jwk = { kty: 'EC', crv: 'P-256', x: raw.x, y: raw.y };
   } else {
     throw invalid(field, 'must be an Ed25519 (kty OKP) or P-256 (kty EC) public key');

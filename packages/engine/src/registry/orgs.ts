@@ -5,7 +5,7 @@ import type { EngineContext } from '../context.js';
 import { notFound } from '../errors.js';
 import type { ApiKey, Org } from '../ports/records.js';
 import type { Page, PageRequest } from '../ports/store.js';
-import { apiKeyView, type ApiKeyView } from './views.js';
+import { type ApiKeyView, apiKeyView } from './views.js';
 
 export const DEFAULT_ORG_SETTING = 'default_org_id';
 
@@ -26,7 +26,8 @@ export class OrgService {
   ): Promise<CreatedOrg> {
     const withAdminKey = options.withAdminKey ?? true;
     const now = this.ctx.clock.now().toISOString();
-    const actor = principal.kind === 'platform' ? principal.actor : ({ kind: 'system', id: 'mandate' } as const);
+    const actor =
+      principal.kind === 'platform' ? principal.actor : ({ kind: 'system', id: 'mandate' } as const);
     const org: Org = { id: newId('org'), name, status: 'active', createdAt: now, updatedAt: now, version: 1 };
     const secret = newSecret();
     const key: ApiKey = {
@@ -41,7 +42,12 @@ export class OrgService {
     };
     await this.ctx.store.org(org.id).transact(async (tx) => {
       await tx.insertOrg(org);
-      await this.ctx.audit.append(tx, { type: 'org.created', actor, target: { type: 'org', id: org.id }, after: org });
+      await this.ctx.audit.append(tx, {
+        type: 'org.created',
+        actor,
+        target: { type: 'org', id: org.id },
+        after: org,
+      });
       if (!withAdminKey) return;
       await tx.insertApiKey(key);
       await this.ctx.audit.append(tx, {
@@ -60,7 +66,12 @@ export class OrgService {
     return orgStore.transact(async (tx) => {
       const before = await tx.getOrg();
       if (!before) throw notFound('org');
-      const after: Org = { ...before, name, updatedAt: this.ctx.clock.now().toISOString(), version: before.version + 1 };
+      const after: Org = {
+        ...before,
+        name,
+        updatedAt: this.ctx.clock.now().toISOString(),
+        version: before.version + 1,
+      };
       await tx.updateOrg(after, before.version);
       await this.ctx.audit.append(tx, {
         type: 'org.updated',
@@ -84,7 +95,9 @@ export class OrgService {
   }
 
   /** The org that `MANDATE_ADMIN_KEY` and a fresh install use; created on first start. */
-  async ensureDefaultOrg(options: { withAdminKey?: boolean } = {}): Promise<{ org: Org; created?: CreatedOrg }> {
+  async ensureDefaultOrg(
+    options: { withAdminKey?: boolean } = {},
+  ): Promise<{ org: Org; created?: CreatedOrg }> {
     const existing = await this.ctx.store.platform.getSetting(DEFAULT_ORG_SETTING);
     if (existing) return { org: await this.get(existing) };
     const created = await this.create({ kind: 'system' }, 'default', options);

@@ -1,4 +1,4 @@
-import { type Actor, type Role, newId } from '@mandate/core';
+import { type Actor, newId, type Role } from '@mandate/core';
 import { requirePermission } from '../auth/permissions.js';
 import type { OrgPrincipal } from '../auth/principal.js';
 import type { EngineContext } from '../context.js';
@@ -31,7 +31,12 @@ export class UserService {
   }
 
   /** The user an OIDC token names, created on first sight (audited as created by itself). */
-  async resolveOidcUser(orgId: string, issuer: string, subject: string, claims: { name?: string; email?: string }) {
+  async resolveOidcUser(
+    orgId: string,
+    issuer: string,
+    subject: string,
+    claims: { name?: string; email?: string },
+  ) {
     const orgStore = this.ctx.store.org(orgId);
     const existing = await orgStore.findUserBySubject(issuer, subject);
     if (existing) return existing;
@@ -136,7 +141,8 @@ export class UserService {
       userId,
       'user.offboarded',
       (user) => {
-        if (user.status === 'offboarded') throw new MandateError('illegal_transition', 'the user is already offboarded');
+        if (user.status === 'offboarded')
+          throw new MandateError('illegal_transition', 'the user is already offboarded');
         return { ...user, status: 'offboarded', offboardedAt: this.ctx.clock.now().toISOString() };
       },
       reason,
@@ -153,7 +159,11 @@ export class UserService {
     return this.ctx.store.org(principal.orgId).transact(async (tx) => {
       const before = await tx.getUser(userId);
       if (!before) throw notFound('user');
-      const after: User = { ...apply(before), updatedAt: this.ctx.clock.now().toISOString(), version: before.version + 1 };
+      const after: User = {
+        ...apply(before),
+        updatedAt: this.ctx.clock.now().toISOString(),
+        version: before.version + 1,
+      };
       if (after.status === 'offboarded' && (await tx.countLiveAgentsOwnedBy(userId)) > 0) {
         throw new MandateError('conflict', 'the user still owns agents; transfer them before offboarding');
       }

@@ -112,7 +112,9 @@ export function storeContract(
         const org = await seedOrg();
         const user = await insertUser(makeOidcUser(org.id, 'https://idp.example', 'alice'));
         const agent = await insertAgent(
-          makeAgent(org.id, user.id, { keys: [makeAgentKey(), makeAgentKey({ status: 'retired', retiredAt: T0 })] }),
+          makeAgent(org.id, user.id, {
+            keys: [makeAgentKey(), makeAgentKey({ status: 'retired', retiredAt: T0 })],
+          }),
         );
         const key = await insertApiKey(makeApiKey(org.id, { userId: user.id, expiresAt: LATER }));
         const orgStore = store.org(org.id);
@@ -260,8 +262,12 @@ export function storeContract(
         await expect(
           inB.transact((tx) => tx.updateUser({ ...user, displayName: 'changed', version: 2 }, 1)),
         ).rejects.toThrow();
-        await expect(inB.transact((tx) => tx.updateAgent({ ...agent, name: 'changed', version: 2 }, 1))).rejects.toThrow();
-        await expect(inB.transact((tx) => tx.updateApiKey({ ...key, name: 'changed', version: 2 }, 1))).rejects.toThrow();
+        await expect(
+          inB.transact((tx) => tx.updateAgent({ ...agent, name: 'changed', version: 2 }, 1)),
+        ).rejects.toThrow();
+        await expect(
+          inB.transact((tx) => tx.updateApiKey({ ...key, name: 'changed', version: 2 }, 1)),
+        ).rejects.toThrow();
         const inA = store.org(a.id);
         expect(await inA.getUser(user.id)).toEqual(user);
         expect(await inA.getAgent(agent.id)).toEqual(agent);
@@ -393,7 +399,9 @@ export function storeContract(
             }),
           ),
         );
-        expect(records.map((r) => r.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+        expect(records.map((r) => r.seq).sort((x, y) => x - y)).toEqual(
+          Array.from({ length: 50 }, (_, i) => i),
+        );
         expect(await orgStore.auditLogSize()).toBe(50);
         const listed = (await orgStore.listAuditRecords({}, { limit: 100 })).items;
         expect(seqs(listed)).toEqual(Array.from({ length: 50 }, (_, i) => i));
@@ -421,7 +429,9 @@ export function storeContract(
         expect(await orgStore.auditLogSize()).toBe(5);
         const listed = (await orgStore.listAuditRecords({}, { limit: 100 })).items;
         expect(seqs(listed)).toEqual([0, 1, 2, 3, 4]);
-        expect(listed.map((r) => r.refs?.userId)).toEqual(users.filter((_, i) => i % 2 === 0).map((u) => u.id));
+        expect(listed.map((r) => r.refs?.userId)).toEqual(
+          users.filter((_, i) => i % 2 === 0).map((u) => u.id),
+        );
       });
     });
 
@@ -453,7 +463,9 @@ export function storeContract(
         expect((await orgStore.listAgents({ label: 'stale' }, { limit: 10 }, now)).items).toEqual([]);
         expect((await orgStore.listAgents({ environment: 'stale' }, { limit: 10 }, now)).items).toEqual([]);
         expect((await orgStore.listAgents({ namePrefix: 'stale' }, { limit: 10 }, now)).items).toEqual([]);
-        expect(ids((await orgStore.listAgents({ label: 'v2' }, { limit: 10 }, now)).items)).toEqual([agent.id]);
+        expect(ids((await orgStore.listAgents({ label: 'v2' }, { limit: 10 }, now)).items)).toEqual([
+          agent.id,
+        ]);
         expect(await orgStore.countLiveAgentsOwnedBy(user.id)).toBe(1);
       });
 
@@ -466,7 +478,9 @@ export function storeContract(
           store.org(org.id).transact((tx) => tx.updateUser({ ...user, status: 'offboarded', version: 2 }, 1)),
         ).rejects.toBeInstanceOf(ConflictError);
         expect(await store.org(org.id).getUser(user.id)).toEqual(v2);
-        expect(ids((await store.org(org.id).listUsers({ status: 'active' }, { limit: 10 })).items)).toEqual([user.id]);
+        expect(ids((await store.org(org.id).listUsers({ status: 'active' }, { limit: 10 })).items)).toEqual([
+          user.id,
+        ]);
       });
 
       test('updateApiKey with a stale version throws ConflictError and changes nothing', async () => {
@@ -497,12 +511,12 @@ export function storeContract(
         const user = makeUser(org.id);
         const orgStore = store.org(org.id);
         await expect(orgStore.transact((tx) => tx.updateUser(user, 1))).rejects.toBeInstanceOf(ConflictError);
-        await expect(orgStore.transact((tx) => tx.updateAgent(makeAgent(org.id, user.id), 1))).rejects.toBeInstanceOf(
-          ConflictError,
-        );
-        await expect(orgStore.transact((tx) => tx.updateApiKey(makeApiKey(org.id), 1))).rejects.toBeInstanceOf(
-          ConflictError,
-        );
+        await expect(
+          orgStore.transact((tx) => tx.updateAgent(makeAgent(org.id, user.id), 1)),
+        ).rejects.toBeInstanceOf(ConflictError);
+        await expect(
+          orgStore.transact((tx) => tx.updateApiKey(makeApiKey(org.id), 1)),
+        ).rejects.toBeInstanceOf(ConflictError);
         const ghost = makeOrg();
         await expect(store.org(ghost.id).transact((tx) => tx.updateOrg(ghost, 1))).rejects.toBeInstanceOf(
           ConflictError,
@@ -532,18 +546,18 @@ export function storeContract(
         const agent = await insertAgent(makeAgent(org.id, user.id));
         const key = await insertApiKey(makeApiKey(org.id));
         const orgStore = store.org(org.id);
-        await expect(orgStore.transact((tx) => tx.insertOrg({ ...org, name: 'again' }))).rejects.toBeInstanceOf(
-          DuplicateError,
-        );
+        await expect(
+          orgStore.transact((tx) => tx.insertOrg({ ...org, name: 'again' })),
+        ).rejects.toBeInstanceOf(DuplicateError);
         await expect(
           orgStore.transact((tx) => tx.insertUser({ ...user, displayName: 'again' })),
         ).rejects.toBeInstanceOf(DuplicateError);
         await expect(
           orgStore.transact((tx) => tx.insertAgent({ ...agent, name: 'again', keys: [makeAgentKey()] })),
         ).rejects.toBeInstanceOf(DuplicateError);
-        await expect(orgStore.transact((tx) => tx.insertApiKey({ ...key, name: 'again' }))).rejects.toBeInstanceOf(
-          DuplicateError,
-        );
+        await expect(
+          orgStore.transact((tx) => tx.insertApiKey({ ...key, name: 'again' })),
+        ).rejects.toBeInstanceOf(DuplicateError);
         expect(await orgStore.getOrg()).toEqual(org);
         expect(await orgStore.getUser(user.id)).toEqual(user);
         expect(await orgStore.getAgent(agent.id)).toEqual(agent);
@@ -592,7 +606,9 @@ export function storeContract(
         const localB = await insertUser(makeUser(a.id));
         expect(await store.org(a.id).findUserBySubject('https://idp.example', 'alice')).toEqual(inA);
         expect(await store.org(b.id).findUserBySubject('https://idp.example', 'alice')).toEqual(inB);
-        expect(await store.org(a.id).findUserBySubject('https://other.example', 'alice')).toEqual(otherIssuer);
+        expect(await store.org(a.id).findUserBySubject('https://other.example', 'alice')).toEqual(
+          otherIssuer,
+        );
         expect(await store.org(a.id).findUserBySubject('https://idp.example', 'bob')).toEqual(otherSubject);
         expect(await store.org(a.id).findUserBySubject('https://idp.example', 'carol')).toBeUndefined();
         expect(ids((await store.org(a.id).listUsers({}, { limit: 10 })).items)).toEqual(
@@ -687,9 +703,15 @@ export function storeContract(
         const org = await seedOrg();
         const orgStore = store.org(org.id);
         const records = await orgStore.transact(async (tx) => [
-          await tx.appendAudit(makeAuditEvent({ reason: 'with a reason', after: { b: 2, a: [1, { d: 1, c: 0 }] } }), T0),
+          await tx.appendAudit(
+            makeAuditEvent({ reason: 'with a reason', after: { b: 2, a: [1, { d: 1, c: 0 }] } }),
+            T0,
+          ),
           // An undefined member is absent, exactly as canonicalize treats it.
-          await tx.appendAudit(makeAuditEvent({ reason: undefined, refs: { agentId: 'agt_x', userId: undefined } }), T0),
+          await tx.appendAudit(
+            makeAuditEvent({ reason: undefined, refs: { agentId: 'agt_x', userId: undefined } }),
+            T0,
+          ),
         ]);
         for (const record of records) {
           const canonical = await orgStore.getAuditCanonical(record.seq);
@@ -704,7 +726,9 @@ export function storeContract(
 
       test('appendAudit to an org that does not exist throws', async () => {
         const ghost = makeOrg();
-        await expect(store.org(ghost.id).transact((tx) => tx.appendAudit(makeAuditEvent(), T0))).rejects.toThrow();
+        await expect(
+          store.org(ghost.id).transact((tx) => tx.appendAudit(makeAuditEvent(), T0)),
+        ).rejects.toThrow();
         expect(await store.org(ghost.id).auditLogSize()).toBe(0);
       });
 
@@ -755,7 +779,9 @@ export function storeContract(
         expect(pages.map((p) => p.length)).toEqual([3, 3, 3, 1]);
         expect(seqs(pages.flat())).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 
-        const filtered = await walk((after) => orgStore.listAuditRecords({ type: 'odd' }, { limit: 3, after }));
+        const filtered = await walk((after) =>
+          orgStore.listAuditRecords({ type: 'odd' }, { limit: 3, after }),
+        );
         expect(filtered.map((p) => p.length)).toEqual([3, 2]);
         expect(seqs(filtered.flat())).toEqual([1, 3, 5, 7, 9]);
       });
@@ -821,8 +847,12 @@ export function storeContract(
         const a1 = await insertAgent(
           makeAgent(org.id, alice.id, { labels: ['mail', 'beta'], environments: ['production', 'staging'] }),
         );
-        const a2 = await insertAgent(makeAgent(org.id, alice.id, { labels: ['calendar'], environments: ['staging'] }));
-        const b1 = await insertAgent(makeAgent(org.id, bob.id, { labels: ['mail'], environments: ['production'] }));
+        const a2 = await insertAgent(
+          makeAgent(org.id, alice.id, { labels: ['calendar'], environments: ['staging'] }),
+        );
+        const b1 = await insertAgent(
+          makeAgent(org.id, bob.id, { labels: ['mail'], environments: ['production'] }),
+        );
         const b2 = await insertAgent(makeAgent(org.id, bob.id, { labels: [], environments: [] }));
         const orgStore = store.org(org.id);
         const list = async (filter: Parameters<typeof orgStore.listAgents>[0]) =>
@@ -838,15 +868,17 @@ export function storeContract(
         expect(await list({ environment: 'production' })).toEqual(sorted([a1.id, b1.id]));
         expect(await list({ ownerId: bob.id, label: 'mail' })).toEqual([b1.id]);
         expect(await list({ label: 'mail', environment: 'staging' })).toEqual([a1.id]);
-        expect(await list({ ownerId: alice.id, label: 'mail', environment: 'production', status: 'active' })).toEqual([
-          a1.id,
-        ]);
+        expect(
+          await list({ ownerId: alice.id, label: 'mail', environment: 'production', status: 'active' }),
+        ).toEqual([a1.id]);
 
         // Filters follow updates of labels and environments.
         await orgStore.transact((tx) =>
           tx.updateAgent({ ...b2, labels: ['mail'], environments: ['staging'], version: 2 }, 1),
         );
-        await orgStore.transact((tx) => tx.updateAgent({ ...a1, labels: ['beta'], environments: [], version: 2 }, 1));
+        await orgStore.transact((tx) =>
+          tx.updateAgent({ ...a1, labels: ['beta'], environments: [], version: 2 }, 1),
+        );
         expect(await list({ label: 'mail' })).toEqual(sorted([b1.id, b2.id]));
         expect(await list({ environment: 'staging' })).toEqual(sorted([a2.id, b2.id]));
         expect(await list({ environment: 'production' })).toEqual([b1.id]);
@@ -870,7 +902,8 @@ export function storeContract(
           "it's",
         ];
         const byName = new Map<string, string>();
-        for (const name of names) byName.set(name, (await insertAgent(makeAgent(org.id, user.id, { name }))).id);
+        for (const name of names)
+          byName.set(name, (await insertAgent(makeAgent(org.id, user.id, { name }))).id);
         const orgStore = store.org(org.id);
         const list = async (namePrefix: string) =>
           ids((await orgStore.listAgents({ namePrefix }, { limit: 100 }, now)).items);
@@ -910,7 +943,9 @@ export function storeContract(
         await insertAgent(makeAgent(other.id, otherUser.id));
         const agents: Agent[] = [];
         for (let i = 0; i < 8; i++) {
-          agents.push(await insertAgent(makeAgent(org.id, user.id, { labels: i % 2 === 0 ? ['even'] : ['odd'] })));
+          agents.push(
+            await insertAgent(makeAgent(org.id, user.id, { labels: i % 2 === 0 ? ['even'] : ['odd'] })),
+          );
         }
         const orgStore = store.org(org.id);
         const pages = await walk((after) => orgStore.listAgents({}, { limit: 3, after }, now));
@@ -939,7 +974,9 @@ export function storeContract(
           ids((await orgStore.listUsers(filter, { limit: 100 })).items);
         const all = [localActive, localOff, oidcActive, oidcOff, oidcActive2];
         expect(await list({})).toEqual(sorted(ids(all)));
-        expect(await list({ status: 'active' })).toEqual(sorted([localActive.id, oidcActive.id, oidcActive2.id]));
+        expect(await list({ status: 'active' })).toEqual(
+          sorted([localActive.id, oidcActive.id, oidcActive2.id]),
+        );
         expect(await list({ status: 'offboarded' })).toEqual(sorted([localOff.id, oidcOff.id]));
         expect(await list({ kind: 'local' })).toEqual(sorted([localActive.id, localOff.id]));
         expect(await list({ kind: 'oidc' })).toEqual(sorted([oidcActive.id, oidcOff.id, oidcActive2.id]));
@@ -955,7 +992,9 @@ export function storeContract(
         await orgStore.transact((tx) =>
           tx.updateUser({ ...localActive, status: 'offboarded', offboardedAt: T0, version: 2 }, 1),
         );
-        expect(await list({ status: 'offboarded' })).toEqual(sorted([localActive.id, localOff.id, oidcOff.id]));
+        expect(await list({ status: 'offboarded' })).toEqual(
+          sorted([localActive.id, localOff.id, oidcOff.id]),
+        );
       });
 
       test('countLiveAgentsOwnedBy counts the owner’s agents that are not revoked', async () => {
@@ -974,7 +1013,9 @@ export function storeContract(
         await orgStore.transact((tx) => tx.updateAgent({ ...expired, status: 'revoked', version: 2 }, 1));
         expect(await orgStore.countLiveAgentsOwnedBy(alice.id)).toBe(3);
         // Transferring ownership moves the count.
-        await orgStore.transact((tx) => tx.updateAgent({ ...expired, ownerId: bob.id, status: 'active', version: 3 }, 2));
+        await orgStore.transact((tx) =>
+          tx.updateAgent({ ...expired, ownerId: bob.id, status: 'active', version: 3 }, 2),
+        );
         expect(await orgStore.countLiveAgentsOwnedBy(bob.id)).toBe(2);
       });
 
@@ -1051,14 +1092,21 @@ export function storeContract(
         await store.platform.touchApiKey(key.id, used);
         expect((await orgStore.getApiKey(key.id))?.lastUsedAt).toBe(used);
         expect((await store.platform.findApiKey(key.id))?.lastUsedAt).toBe(used);
-        expect((await orgStore.listApiKeys({ limit: 10 })).items.find((k) => k.id === key.id)?.lastUsedAt).toBe(used);
+        expect(
+          (await orgStore.listApiKeys({ limit: 10 })).items.find((k) => k.id === key.id)?.lastUsedAt,
+        ).toBe(used);
         expect((await orgStore.getApiKey(other.id))?.lastUsedAt).toBeUndefined();
         // Touching is not a change of authority: no version bump, no audit record.
         expect((await orgStore.getApiKey(key.id))?.version).toBe(1);
         expect(await orgStore.auditLogSize()).toBe(0);
 
         // Revoke it from the copy read before it was touched (no lastUsedAt in it).
-        const revoked: ApiKey = { ...key, revokedAt: LATER, revokedBy: { kind: 'system', id: 'mandate' }, version: 2 };
+        const revoked: ApiKey = {
+          ...key,
+          revokedAt: LATER,
+          revokedBy: { kind: 'system', id: 'mandate' },
+          version: 2,
+        };
         await orgStore.transact((tx) => tx.updateApiKey(revoked, 1));
         const after = await orgStore.getApiKey(key.id);
         expect(after?.revokedAt).toBe(LATER);

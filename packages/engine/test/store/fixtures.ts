@@ -41,7 +41,12 @@ export function makeUser(orgId: string, overrides: Partial<User> = {}): User {
   };
 }
 
-export function makeOidcUser(orgId: string, issuer: string, subject: string, overrides: Partial<User> = {}): User {
+export function makeOidcUser(
+  orgId: string,
+  issuer: string,
+  subject: string,
+  overrides: Partial<User> = {},
+): User {
   return makeUser(orgId, { kind: 'oidc', issuer, subject, ...overrides });
 }
 

@@ -17,16 +17,5 @@ storeContract(
         fs.rmSync(dir, { recursive: true, force: true });
       },
     };
-  },
-  {
-    knownBugs: [
-      // SqliteOrgTransaction.updateOrg never checks org.id against the scoped org.
-      "updateOrg through another org's store throws and changes nothing",
-      // SqlitePlatformStore.insertPlatformKey lets the raw SqliteError (PRIMARYKEY) escape.
-      'insertPlatformKey with an existing id throws DuplicateError',
-      // SqliteOrgReader.listAgents compares substr(name, 1, prefix.length): SQLite counts
-      // characters, JavaScript's length counts UTF-16 code units.
-      'namePrefix matches names starting with characters outside the BMP',
-    ],
-  },
+  }
 );

@@ -17,13 +17,18 @@ export function printJson(value: unknown): void {
 }
 
 /** A plain aligned table for people; `--json` gives machines the full objects instead. */
-export function printTable(rows: Array<Record<string, string | number | undefined>>, columns: string[]): void {
+export function printTable(
+  rows: Array<Record<string, string | number | undefined>>,
+  columns: string[],
+): void {
   if (rows.length === 0) {
     process.stdout.write('(none)\n');
     return;
   }
   const cell = (row: Record<string, unknown>, column: string) => String(row[column] ?? '');
-  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => cell(row, column).length)));
+  const widths = columns.map((column) =>
+    Math.max(column.length, ...rows.map((row) => cell(row, column).length)),
+  );
   const line = (values: string[]) =>
     values
       .map((value, i) => value.padEnd(widths[i] ?? 0))

@@ -39,7 +39,8 @@ export function readPublicJwk(file: string): Record<string, string> {
   } catch {
     throw new CliError(`${file}: not JSON (expected a JWK)`);
   }
-  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new CliError(`${file}: not a JWK object`);
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk))
+    throw new CliError(`${file}: not a JWK object`);
   const { kty, crv, x, y } = jwk as Record<string, unknown>;
   if (typeof kty !== 'string' || typeof crv !== 'string' || typeof x !== 'string') {
     throw new CliError(`${file}: a JWK needs kty, crv and x`);

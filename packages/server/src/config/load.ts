@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { ENV_KEYS, type MandateConfig, OTHER_ENV_KEYS, configSchema } from './schema.js';
+import { configSchema, ENV_KEYS, type MandateConfig, OTHER_ENV_KEYS } from './schema.js';
 
 /** A configuration problem, worded for one line: which key, what is wrong. */
 export class ConfigError extends Error {
@@ -32,7 +32,9 @@ export function loadConfig(options: LoadOptions = {}): MandateConfig {
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (error) {
-      throw new ConfigError(`${fileLabel}: cannot read the configuration file (${(error as NodeJS.ErrnoException).code})`);
+      throw new ConfigError(
+        `${fileLabel}: cannot read the configuration file (${(error as NodeJS.ErrnoException).code})`,
+      );
     }
     let parsed: unknown;
     try {
@@ -70,7 +72,8 @@ export function loadConfig(options: LoadOptions = {}): MandateConfig {
         : top in (options.overrides ?? {})
           ? `--${top}`
           : `${fileLabel}: ${issue.path.join('.') || '(root)'}`;
-    const detail = issue.code === 'unrecognized_keys' ? `unknown setting(s) ${issue.keys.join(', ')}` : issue.message;
+    const detail =
+      issue.code === 'unrecognized_keys' ? `unknown setting(s) ${issue.keys.join(', ')}` : issue.message;
     throw new ConfigError(`${where}: ${detail}`);
   }
   return result.data;

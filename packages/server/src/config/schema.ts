@@ -23,7 +23,12 @@ export const configSchema = z
     platformKey: z.string().min(24, 'must be at least 24 characters').optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     databaseUrl: z.string().optional(),
-    bodyLimitBytes: z.coerce.number().int().min(1024).max(64 * MiB).default(MiB),
+    bodyLimitBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * MiB)
+      .default(MiB),
     expirySweepMs: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
     groupCommitMaxBatch: z.coerce.number().int().min(1).max(10_000).default(256),
     groupCommitMaxWaitMs: z.coerce.number().int().min(0).max(1000).default(0),
@@ -39,7 +44,11 @@ export const configSchema = z
     }
     config.oidc.forEach((issuer, i) => {
       if ((issuer.jwksUri === undefined) === (issuer.jwksFile === undefined)) {
-        ctx.addIssue({ code: 'custom', path: ['oidc', i, 'jwksUri'], message: 'give exactly one of jwksUri and jwksFile' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['oidc', i, 'jwksUri'],
+          message: 'give exactly one of jwksUri and jwksFile',
+        });
       }
     });
   });

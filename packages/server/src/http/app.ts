@@ -1,6 +1,11 @@
 import type { Authenticator, Engine, OrgPrincipal, PlatformPrincipal } from '@mandate/engine';
 import { MandateError } from '@mandate/engine';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { toHttpError } from './http-errors.js';
@@ -62,9 +67,9 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; r
     reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    reply
-      .code(404)
-      .send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+    reply.code(404).send({
+      error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+    });
   });
 
   const routes = routeTable(deps);
@@ -99,7 +104,9 @@ async function authenticate(
   if (principal.kind !== spec.auth) {
     throw new MandateError(
       'forbidden',
-      spec.auth === 'platform' ? 'this operation needs a platform key' : 'a platform key cannot act inside an org',
+      spec.auth === 'platform'
+        ? 'this operation needs a platform key'
+        : 'a platform key cannot act inside an org',
     );
   }
   return principal;
@@ -112,6 +119,8 @@ function parse(schema: unknown, value: unknown, where: string): unknown {
   const issue = result.error.issues[0];
   const field = issue?.path.length ? issue.path.join('.') : where;
   const detail =
-    issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid');
+    issue?.code === 'unrecognized_keys'
+      ? `unknown field(s) ${issue.keys.join(', ')}`
+      : (issue?.message ?? 'invalid');
   throw new MandateError('invalid_request', `${field}: ${detail}`, field);
 }

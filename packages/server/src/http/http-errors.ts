@@ -7,9 +7,18 @@ export interface ErrorBody {
 
 /** Fastify's own client errors, by code, as ours. */
 const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'payload_too_large', message: 'the request body is larger than allowed' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type', message: 'send the body as application/json' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'invalid_request', message: 'content-length does not match the body' },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    code: 'payload_too_large',
+    message: 'the request body is larger than allowed',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'unsupported_media_type',
+    message: 'send the body as application/json',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: 'invalid_request',
+    message: 'content-length does not match the body',
+  },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'invalid_request', message: 'the JSON body is empty' },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_request', message: 'the body is not valid JSON' },
 };
@@ -33,15 +42,31 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody; 
   const fastifyError = error as Partial<FastifyError>;
   const known = fastifyError.code ? FASTIFY_ERRORS[fastifyError.code] : undefined;
   if (known) return { status: ERROR_CODES[known.code], body: { error: known }, unexpected: false };
-  if (error instanceof SyntaxError && typeof fastifyError.statusCode === 'number' && fastifyError.statusCode === 400) {
-    return { status: 400, body: { error: { code: 'invalid_request', message: 'the body is not valid JSON' } }, unexpected: false };
+  if (
+    error instanceof SyntaxError &&
+    typeof fastifyError.statusCode === 'number' &&
+    fastifyError.statusCode === 400
+  ) {
+    return {
+      status: 400,
+      body: { error: { code: 'invalid_request', message: 'the body is not valid JSON' } },
+      unexpected: false,
+    };
   }
-  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+  if (
+    typeof fastifyError.statusCode === 'number' &&
+    fastifyError.statusCode >= 400 &&
+    fastifyError.statusCode < 500
+  ) {
     return {
       status: fastifyError.statusCode,
       body: { error: { code: 'invalid_request', message: 'the request could not be read' } },
       unexpected: false,
     };
   }
-  return { status: 500, body: { error: { code: 'internal_error', message: 'internal error' } }, unexpected: true };
+  return {
+    status: 500,
+    body: { error: { code: 'internal_error', message: 'internal error' } },
+    unexpected: true,
+  };
 }

@@ -40,8 +40,11 @@ export interface RouteSpec<A extends RouteAuth = RouteAuth, PS = unknown, QS = u
 }
 
 /** Identity function that keeps each route's schema types attached to its handler. */
-export function route<A extends RouteAuth, PS extends Schema | undefined, QS extends Schema | undefined, BS extends Schema | undefined>(
-  spec: RouteSpec<A, PS, QS, BS>,
-): RouteSpec {
+export function route<
+  A extends RouteAuth,
+  PS extends Schema | undefined,
+  QS extends Schema | undefined,
+  BS extends Schema | undefined,
+>(spec: RouteSpec<A, PS, QS, BS>): RouteSpec {
   return spec as unknown as RouteSpec;
 }

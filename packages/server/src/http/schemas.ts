@@ -1,4 +1,4 @@
-import { AGENT_STATUSES, DATA_CLASSES, ROLES, isActionPattern, isResourcePattern } from '@mandate/core';
+import { AGENT_STATUSES, DATA_CLASSES, isActionPattern, isResourcePattern, ROLES } from '@mandate/core';
 import { z } from 'zod';
 
 /** Request schemas shared by routes. Strict objects: an unknown field is a 400, not ignored. */
@@ -14,14 +14,20 @@ const token = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'letters, digits and . _ : - only, starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]*$/,
+    'letters, digits and . _ : - only, starting with a letter or digit',
+  );
 
 export const label = token;
 export const environment = token;
 export const reason = z.string().trim().min(1).max(1000);
 
 export const boundaries = z.strictObject({
-  actions: z.array(z.string().refine(isActionPattern, 'not an action pattern (name, name.*, or *)')).min(1).max(100),
+  actions: z
+    .array(z.string().refine(isActionPattern, 'not an action pattern (name, name.*, or *)'))
+    .min(1)
+    .max(100),
   resources: z
     .array(z.string().refine(isResourcePattern, 'not a resource pattern (type:path, type:path/*, or *)'))
     .min(1)

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Engine, SqliteStore, createEngine } from '@mandate/engine';
+import { createEngine, type Engine, SqliteStore } from '@mandate/engine';
 import type { MandateConfig } from '../config/schema.js';
 
 /** Opens the configured store (SQLite under `dataDir`) and the engine over it. */

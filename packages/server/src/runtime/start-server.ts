@@ -20,7 +20,10 @@ export interface RunningServer {
  * Opens the store, makes sure the default org exists, and listens. On the very first start
  * without `MANDATE_ADMIN_KEY`, an admin key is generated and printed once through `print`.
  */
-export async function startServer(config: MandateConfig, print: (line: string) => void): Promise<RunningServer> {
+export async function startServer(
+  config: MandateConfig,
+  print: (line: string) => void,
+): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel, base: { service: 'mandate' } }, pino.destination(2));
   const { engine, dataDir } = openEngine(config);
   try {

@@ -134,7 +134,9 @@ class MemoryOrgReader implements OrgReader {
   ) {}
 
   protected owned<T extends { orgId: string; id: string }>(map: Map<string, T>): T[] {
-    return [...map.values()].filter((item) => item.orgId === this.orgId).sort((a, b) => (a.id < b.id ? -1 : 1));
+    return [...map.values()]
+      .filter((item) => item.orgId === this.orgId)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   async getOrg() {
@@ -170,7 +172,8 @@ class MemoryOrgReader implements OrgReader {
     return page(users.map(copy), request, (u) => u.id);
   }
   async countLiveAgentsOwnedBy(userId: string) {
-    return this.owned(this.state().agents).filter((a) => a.ownerId === userId && a.status !== 'revoked').length;
+    return this.owned(this.state().agents).filter((a) => a.ownerId === userId && a.status !== 'revoked')
+      .length;
   }
   async getApiKey(keyId: string) {
     return copy(this.state().apiKeys.get(k(this.orgId, keyId)));
@@ -215,17 +218,25 @@ class MemoryOrgReader implements OrgReader {
 
 class MemoryOrgTransaction extends MemoryOrgReader implements OrgTransaction {
   private assertOrg(orgId: string) {
-    if (orgId !== this.orgId) throw new Error(`object of org ${orgId} written through the store of ${this.orgId}`);
+    if (orgId !== this.orgId)
+      throw new Error(`object of org ${orgId} written through the store of ${this.orgId}`);
   }
   private insert<T extends { orgId: string; id: string }>(map: Map<string, T>, item: T) {
     this.assertOrg(item.orgId);
+    // As SQLite's foreign keys do: nothing can be filed under an org that does not exist.
+    if (!this.state().orgs.has(this.orgId)) throw new Error(`org ${this.orgId} does not exist`);
     if (map.has(k(this.orgId, item.id))) throw new DuplicateError('an object with this id already exists');
     map.set(k(this.orgId, item.id), copy(item));
   }
-  private update<T extends { orgId: string; id: string; version: number }>(map: Map<string, T>, item: T, v: number) {
+  private update<T extends { orgId: string; id: string; version: number }>(
+    map: Map<string, T>,
+    item: T,
+    v: number,
+  ) {
     this.assertOrg(item.orgId);
     const current = map.get(k(this.orgId, item.id));
-    if (!current || current.version !== v) throw new ConflictError('changed by someone else; reload and retry');
+    if (!current || current.version !== v)
+      throw new ConflictError('changed by someone else; reload and retry');
     map.set(k(this.orgId, item.id), copy(item));
   }
 

@@ -1,7 +1,14 @@
 import type { AuditRecord } from '@mandate/core';
 import type Database from 'better-sqlite3';
 import type { Agent, ApiKey, Org, User } from '../../ports/records.js';
-import type { AgentFilter, AuditFilter, OrgReader, Page, PageRequest, UserFilter } from '../../ports/store.js';
+import type {
+  AgentFilter,
+  AuditFilter,
+  OrgReader,
+  Page,
+  PageRequest,
+  UserFilter,
+} from '../../ports/store.js';
 
 type Row = { doc: string };
 type AuditRow = { seq: number; record: string };
@@ -59,12 +66,15 @@ export class SqliteOrgReader implements OrgReader {
       params.push(filter.ownerId);
     }
     if (filter.namePrefix) {
-      // substr comparison rather than LIKE: no wildcard characters to escape, case-sensitive.
-      where.push('substr(a.name, 1, ?) = ?');
-      params.push(filter.namePrefix.length, filter.namePrefix);
+      // instr rather than LIKE: no wildcards to escape, case-sensitive, and it counts characters
+      // as SQLite does (a JS length would count UTF-16 units and miss names with emoji).
+      where.push('instr(a.name, ?) = 1');
+      params.push(filter.namePrefix);
     }
     if (filter.label) {
-      where.push('EXISTS (SELECT 1 FROM agent_labels l WHERE l.org_id = a.org_id AND l.agent_id = a.id AND l.label = ?)');
+      where.push(
+        'EXISTS (SELECT 1 FROM agent_labels l WHERE l.org_id = a.org_id AND l.agent_id = a.id AND l.label = ?)',
+      );
       params.push(filter.label);
     }
     if (filter.environment) {
@@ -92,7 +102,11 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   async findUserBySubject(issuer: string, subject: string): Promise<User | undefined> {
-    return this.doc<User>('SELECT doc FROM users WHERE org_id = ? AND issuer = ? AND subject = ?', issuer, subject);
+    return this.doc<User>(
+      'SELECT doc FROM users WHERE org_id = ? AND issuer = ? AND subject = ?',
+      issuer,
+      subject,
+    );
   }
 
   async listUsers(filter: UserFilter, page: PageRequest): Promise<Page<User>> {
@@ -147,9 +161,9 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   async getAuditCanonical(seq: number): Promise<string | undefined> {
-    const row = this.db.prepare('SELECT record FROM audit_events WHERE org_id = ? AND seq = ?').get(this.orgId, seq) as
-      | { record: string }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT record FROM audit_events WHERE org_id = ? AND seq = ?')
+      .get(this.orgId, seq) as { record: string } | undefined;
     return row?.record;
   }
 

@@ -20,15 +20,22 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   private expectOneRow(result: Database.RunResult, what: string): void {
-    if (result.changes !== 1) throw new ConflictError(`${what} was changed by someone else; reload and retry`);
+    if (result.changes !== 1)
+      throw new ConflictError(`${what} was changed by someone else; reload and retry`);
   }
 
   async insertOrg(org: Org): Promise<void> {
     if (org.id !== this.orgId) throw new Error('org id does not match the scoped store');
-    this.run('INSERT INTO orgs (id, version, doc) VALUES (?, ?, ?)', org.id, org.version, JSON.stringify(org));
+    this.run(
+      'INSERT INTO orgs (id, version, doc) VALUES (?, ?, ?)',
+      org.id,
+      org.version,
+      JSON.stringify(org),
+    );
   }
 
   async updateOrg(org: Org, expectedVersion: number): Promise<void> {
+    if (org.id !== this.orgId) throw new Error('org id does not match the scoped store');
     const result = this.run(
       'UPDATE orgs SET version = ?, doc = ? WHERE id = ? AND version = ?',
       org.version,
@@ -80,7 +87,12 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
 
   private writeAgentIndexes(agent: Agent): void {
     for (const label of new Set(agent.labels)) {
-      this.run('INSERT INTO agent_labels (org_id, agent_id, label) VALUES (?, ?, ?)', this.orgId, agent.id, label);
+      this.run(
+        'INSERT INTO agent_labels (org_id, agent_id, label) VALUES (?, ?, ?)',
+        this.orgId,
+        agent.id,
+        label,
+      );
     }
     for (const environment of new Set(agent.environments)) {
       this.run(
@@ -91,7 +103,12 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
       );
     }
     for (const key of agent.keys) {
-      this.run('INSERT INTO agent_keys (org_id, kid, agent_id) VALUES (?, ?, ?)', this.orgId, key.kid, agent.id);
+      this.run(
+        'INSERT INTO agent_keys (org_id, kid, agent_id) VALUES (?, ?, ?)',
+        this.orgId,
+        key.kid,
+        agent.id,
+      );
     }
   }
 
@@ -114,7 +131,11 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   async updateUser(user: User, expectedVersion: number): Promise<void> {
     this.assertOrg(user.orgId);
     const result = this.run(
-      `UPDATE users SET status = ?, version = ?, doc = ? WHERE org_id = ? AND id = ? AND version = ?`,
+      `UPDATE users SET issuer = ?, subject = ?, kind = ?, status = ?, version = ?, doc = ?
+       WHERE org_id = ? AND id = ? AND version = ?`,
+      user.issuer ?? null,
+      user.subject ?? null,
+      user.kind,
       user.status,
       user.version,
       JSON.stringify(user),
@@ -167,18 +188,23 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
       event.refs?.decisionId ?? null,
       canonical,
     );
-    const bumped = this.run('UPDATE orgs SET log_size = log_size + 1 WHERE id = ? AND log_size = ?', this.orgId, seq);
+    const bumped = this.run(
+      'UPDATE orgs SET log_size = log_size + 1 WHERE id = ? AND log_size = ?',
+      this.orgId,
+      seq,
+    );
     if (bumped.changes !== 1) throw new Error(`audit log of ${this.orgId} does not exist`);
     return JSON.parse(canonical) as AuditRecord;
   }
 
   private assertOrg(orgId: string): void {
     // Defence in depth: a service bug must not be able to file an object under another org.
-    if (orgId !== this.orgId) throw new Error(`object of org ${orgId} written through the store of ${this.orgId}`);
+    if (orgId !== this.orgId)
+      throw new Error(`object of org ${orgId} written through the store of ${this.orgId}`);
   }
 }
 
-function isUniqueViolation(error: unknown): boolean {
+export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }

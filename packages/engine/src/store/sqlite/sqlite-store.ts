@@ -3,10 +3,18 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../../ports/clock.js';
 import type { ApiKey, Org, PlatformKey } from '../../ports/records.js';
-import type { OrgStore, OrgTransaction, Page, PageRequest, PlatformStore, Store } from '../../ports/store.js';
+import {
+  DuplicateError,
+  type OrgStore,
+  type OrgTransaction,
+  type Page,
+  type PageRequest,
+  type PlatformStore,
+  type Store,
+} from '../../ports/store.js';
 import { migrate } from './migrations.js';
 import { SqliteOrgReader, toPage } from './org-reader.js';
-import { SqliteOrgTransaction } from './org-transaction.js';
+import { isUniqueViolation, SqliteOrgTransaction } from './org-transaction.js';
 import { type TransactionDriver, WriteQueue, type WriteQueueOptions } from './write-queue.js';
 
 export interface SqliteStoreOptions {
@@ -34,7 +42,12 @@ export class SqliteStore implements Store {
     this.writer.pragma('synchronous = FULL');
     this.writer.pragma('foreign_keys = ON');
     this.writer.pragma('busy_timeout = 5000');
-    migrate(this.writer, () => options.clock.now());
+    try {
+      migrate(this.writer, () => options.clock.now());
+    } catch (error) {
+      this.writer.close();
+      throw error;
+    }
     this.reader = new Database(options.file, { readonly: true });
     this.reader.pragma('busy_timeout = 5000');
     const writer = this.writer;
@@ -48,7 +61,9 @@ export class SqliteStore implements Store {
       transaction: () => writer,
     };
     this.queue = new WriteQueue(driver, { maxBatch: 256, maxWaitMs: 0, ...options.writeQueue });
-    this.platform = new SqlitePlatformStore(this.reader, (work) => this.queue.enqueue(async (db) => work(db)));
+    this.platform = new SqlitePlatformStore(this.reader, (work) =>
+      this.queue.enqueue(async (db) => work(db)),
+    );
   }
 
   org(orgId: string): OrgStore {
@@ -98,19 +113,25 @@ class SqlitePlatformStore implements PlatformStore {
   }
 
   async getOrg(orgId: string): Promise<Org | undefined> {
-    const row = this.db.prepare('SELECT doc FROM orgs WHERE id = ?').get(orgId) as { doc: string } | undefined;
+    const row = this.db.prepare('SELECT doc FROM orgs WHERE id = ?').get(orgId) as
+      | { doc: string }
+      | undefined;
     return row ? (JSON.parse(row.doc) as Org) : undefined;
   }
 
   async getSetting(key: string): Promise<string | undefined> {
-    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as
+      | { value: string }
+      | undefined;
     return row?.value;
   }
 
   async setSetting(key: string, value: string): Promise<void> {
     await this.write((db) =>
       db
-        .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+        .prepare(
+          'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+        )
         .run(key, value),
     );
   }
@@ -126,14 +147,21 @@ class SqlitePlatformStore implements PlatformStore {
   }
 
   async getPlatformKey(keyId: string): Promise<PlatformKey | undefined> {
-    const row = this.db.prepare('SELECT doc FROM platform_keys WHERE id = ?').get(keyId) as { doc: string } | undefined;
+    const row = this.db.prepare('SELECT doc FROM platform_keys WHERE id = ?').get(keyId) as
+      | { doc: string }
+      | undefined;
     return row ? (JSON.parse(row.doc) as PlatformKey) : undefined;
   }
 
   async insertPlatformKey(key: PlatformKey): Promise<void> {
-    await this.write((db) =>
-      db.prepare('INSERT INTO platform_keys (id, doc) VALUES (?, ?)').run(key.id, JSON.stringify(key)),
-    );
+    await this.write((db) => {
+      try {
+        db.prepare('INSERT INTO platform_keys (id, doc) VALUES (?, ?)').run(key.id, JSON.stringify(key));
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DuplicateError('a platform key with this id exists');
+        throw error;
+      }
+    });
   }
 
   async countPlatformKeys(): Promise<number> {

@@ -8,7 +8,10 @@ import { collect, keyValues, positiveInt, readPublicJwk } from '../parse.js';
 type Globals = () => GlobalOptions;
 
 function showAgent(agent: Agent, json: boolean | undefined): void {
-  if (json) return printJson(agent);
+  if (json) {
+    printJson(agent);
+    return;
+  }
   printFields([
     ['id', agent.id],
     ['name', agent.name],
@@ -23,8 +26,14 @@ function showAgent(agent: Agent, json: boolean | undefined): void {
     ['max credential ttl', `${agent.boundaries.maxCredentialTtlSeconds}s`],
     ['max delegation depth', agent.boundaries.maxDelegationDepth],
     ['expires', agent.expiresAt],
-    ['keys', agent.keys.map((key) => `${key.kid} (${key.jwk.crv}, ${key.status})`).join('\n' + ' '.repeat(22))],
-    ['last change', `${agent.lastStatusChange.status} at ${agent.lastStatusChange.at}${agent.lastStatusChange.reason ? `: ${agent.lastStatusChange.reason}` : ''}`],
+    [
+      'keys',
+      agent.keys.map((key) => `${key.kid} (${key.jwk.crv}, ${key.status})`).join(`\n${' '.repeat(22)}`),
+    ],
+    [
+      'last change',
+      `${agent.lastStatusChange.status} at ${agent.lastStatusChange.at}${agent.lastStatusChange.reason ? `: ${agent.lastStatusChange.reason}` : ''}`,
+    ],
   ]);
 }
 
@@ -36,9 +45,21 @@ export function agentCommands(program: Command, globals: Globals): void {
     .description('register an agent (active if you are its owner, otherwise pending until activated)')
     .requiredOption('--name <name>', 'display name')
     .requiredOption('--owner <userId>', 'the accountable owner (usr_…)')
-    .requiredOption('--key-file <file>', 'a JWK file of the agent\'s key (repeatable; only the public part is sent)', collect)
-    .requiredOption('--action <pattern>', 'an action the agent may ever be given (repeatable, e.g. email.*)', collect)
-    .requiredOption('--resource <pattern>', 'a resource it may ever be given (repeatable, e.g. mailbox:alice/*)', collect)
+    .requiredOption(
+      '--key-file <file>',
+      "a JWK file of the agent's key (repeatable; only the public part is sent)",
+      collect,
+    )
+    .requiredOption(
+      '--action <pattern>',
+      'an action the agent may ever be given (repeatable, e.g. email.*)',
+      collect,
+    )
+    .requiredOption(
+      '--resource <pattern>',
+      'a resource it may ever be given (repeatable, e.g. mailbox:alice/*)',
+      collect,
+    )
     .addOption(new Option('--data-class <class>', 'highest data class').choices(DATA_CLASSES))
     .option('--max-ttl <seconds>', 'longest credential lifetime', positiveInt)
     .option('--max-depth <n>', 'deepest re-delegation (0: none)', positiveInt)
@@ -92,7 +113,13 @@ export function agentCommands(program: Command, globals: Globals): void {
       });
       if (globals().json) return printJson(page);
       printTable(
-        page.items.map((a) => ({ id: a.id, name: a.name, status: a.status, owner: a.ownerId, expires: a.expiresAt })),
+        page.items.map((a) => ({
+          id: a.id,
+          name: a.name,
+          status: a.status,
+          owner: a.ownerId,
+          expires: a.expiresAt,
+        })),
         ['id', 'name', 'status', 'owner', 'expires'],
       );
       if (page.nextCursor) process.stdout.write(`more: --cursor ${page.nextCursor}\n`);
@@ -101,7 +128,9 @@ export function agentCommands(program: Command, globals: Globals): void {
   agents
     .command('show <agentId>')
     .description('show one agent')
-    .action(async (agentId: string) => showAgent(await clientFrom(globals()).agents.get(agentId), globals().json));
+    .action(async (agentId: string) =>
+      showAgent(await clientFrom(globals()).agents.get(agentId), globals().json),
+    );
 
   for (const [command, description, reasonRequired] of [
     ['activate', 'activate a pending agent (its owner or an admin)', false],
@@ -113,7 +142,9 @@ export function agentCommands(program: Command, globals: Globals): void {
     if (reasonRequired) sub.requiredOption('--reason <text>', 'why (recorded in the audit log)');
     else sub.option('--reason <text>', 'why (recorded in the audit log)');
     sub.action(async (agentId: string, options: { reason?: string }) => {
-      const agent = await clientFrom(globals()).agents.transition(agentId, command, { reason: options.reason });
+      const agent = await clientFrom(globals()).agents.transition(agentId, command, {
+        reason: options.reason,
+      });
       if (globals().json) return printJson(agent);
       process.stdout.write(`${agent.id} is now ${agent.status}\n`);
     });
@@ -144,7 +175,12 @@ export function agentCommands(program: Command, globals: Globals): void {
       if (options.retire) agent = await client.agents.retireKey(agentId, options.retire, options.reason);
       if (globals().json) return printJson(agent);
       printTable(
-        (agent?.keys ?? []).map((key) => ({ kid: key.kid, curve: key.jwk.crv, status: key.status, added: key.addedAt })),
+        (agent?.keys ?? []).map((key) => ({
+          kid: key.kid,
+          curve: key.jwk.crv,
+          status: key.status,
+          added: key.addedAt,
+        })),
         ['kid', 'curve', 'status', 'added'],
       );
     });

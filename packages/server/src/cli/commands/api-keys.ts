@@ -7,13 +7,20 @@ import { collect, positiveInt } from '../parse.js';
 type Globals = () => GlobalOptions;
 
 export function apiKeyCommands(program: Command, globals: Globals): void {
-  const keys = program.command('api-keys').description('API keys for scripts, services and enforcement points');
+  const keys = program
+    .command('api-keys')
+    .description('API keys for scripts, services and enforcement points');
 
   keys
     .command('create')
     .description('create an API key; its secret is printed once and never again')
     .requiredOption('--name <name>', 'what the key is for')
-    .addOption(new Option('--role <role>', 'a role (repeatable)').choices(ROLES).argParser(collect).makeOptionMandatory())
+    .addOption(
+      new Option('--role <role>', 'a role (repeatable)')
+        .choices(ROLES)
+        .argParser(collect)
+        .makeOptionMandatory(),
+    )
     .option('--user <userId>', 'the key acts for this user')
     .option('--expires-at <iso>', 'expiry')
     .action(async (options) => {

@@ -1,5 +1,5 @@
-import type { Command } from 'commander';
 import { DEFAULT_ORG_SETTING } from '@mandate/engine';
+import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { openEngine } from '../../runtime/open-engine.js';
 import { CliError, type GlobalOptions, printJson } from '../output.js';

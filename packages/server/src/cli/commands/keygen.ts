@@ -20,9 +20,13 @@ export function keygenCommand(program: Command, globals: () => GlobalOptions): v
       const privateJwk = await exportJWK(privateKey);
       const publicJwk = await exportJWK(publicKey);
       const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
-      fs.writeFileSync(options.out, `${JSON.stringify({ ...privateJwk, kid, alg: options.alg }, null, 2)}\n`, {
-        mode: 0o600,
-      });
+      fs.writeFileSync(
+        options.out,
+        `${JSON.stringify({ ...privateJwk, kid, alg: options.alg }, null, 2)}\n`,
+        {
+          mode: 0o600,
+        },
+      );
       if (globals().json) return printJson({ kid, publicJwk, privateKeyFile: options.out });
       process.stdout.write(`Private key written to ${options.out} (keep it secret)\nkid ${kid}\n`);
       process.stdout.write(`${JSON.stringify(publicJwk)}\n`);

@@ -20,7 +20,9 @@ export function orgCommands(program: Command, globals: Globals): void {
         ['id', created.org.id],
         ['name', created.org.name],
       ]);
-      process.stdout.write(`\nAdmin API key (shown only now, store it safely):\n${created.adminKey.secret}\n`);
+      process.stdout.write(
+        `\nAdmin API key (shown only now, store it safely):\n${created.adminKey.secret}\n`,
+      );
     });
 
   orgs

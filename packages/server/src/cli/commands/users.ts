@@ -8,7 +8,10 @@ import { collect, positiveInt } from '../parse.js';
 type Globals = () => GlobalOptions;
 
 function showUser(user: User, json: boolean | undefined): void {
-  if (json) return printJson(user);
+  if (json) {
+    printJson(user);
+    return;
+  }
   printFields([
     ['id', user.id],
     ['name', user.displayName],
@@ -56,7 +59,13 @@ export function userCommands(program: Command, globals: Globals): void {
       const page = await clientFrom(globals()).users.list(options);
       if (globals().json) return printJson(page);
       printTable(
-        page.items.map((u) => ({ id: u.id, name: u.displayName, kind: u.kind, roles: u.roles.join(','), status: u.status })),
+        page.items.map((u) => ({
+          id: u.id,
+          name: u.displayName,
+          kind: u.kind,
+          roles: u.roles.join(','),
+          status: u.status,
+        })),
         ['id', 'name', 'kind', 'roles', 'status'],
       );
       if (page.nextCursor) process.stdout.write(`more: --cursor ${page.nextCursor}\n`);
@@ -65,7 +74,9 @@ export function userCommands(program: Command, globals: Globals): void {
   users
     .command('show <userId>')
     .description('show one user')
-    .action(async (userId: string) => showUser(await clientFrom(globals()).users.get(userId), globals().json));
+    .action(async (userId: string) =>
+      showUser(await clientFrom(globals()).users.get(userId), globals().json),
+    );
 
   users
     .command('update <userId>')

@@ -121,7 +121,12 @@ export const agentRoutes = ({ engine }: AppDeps): RouteSpec[] => [
             ? z.strictObject({ reason })
             : z.strictObject({ reason: reason.optional() }),
       handler: async ({ principal, params, body }) =>
-        engine.agents.transition(principal, params.agentId, command, body as { reason?: string; expiresAt?: string }),
+        engine.agents.transition(
+          principal,
+          params.agentId,
+          command,
+          body as { reason?: string; expiresAt?: string },
+        ),
     }),
   ),
   route({
@@ -132,7 +137,9 @@ export const agentRoutes = ({ engine }: AppDeps): RouteSpec[] => [
     tag: 'agents',
     auth: 'org',
     params: agentParams,
-    handler: async ({ principal, params }) => ({ items: (await engine.agents.get(principal, params.agentId)).keys }),
+    handler: async ({ principal, params }) => ({
+      items: (await engine.agents.get(principal, params.agentId)).keys,
+    }),
   }),
   route({
     method: 'POST',
@@ -153,7 +160,10 @@ export const agentRoutes = ({ engine }: AppDeps): RouteSpec[] => [
     summary: 'Retire a key (rotation step 2); the last active key cannot be retired',
     tag: 'agents',
     auth: 'org',
-    params: z.strictObject({ agentId: id('agt'), kid: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a JWK thumbprint') }),
+    params: z.strictObject({
+      agentId: id('agt'),
+      kid: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a JWK thumbprint'),
+    }),
     body: z.strictObject({ reason: reason.optional() }),
     handler: async ({ principal, params, body }) =>
       engine.agents.retireKey(principal, params.agentId, params.kid, body.reason),

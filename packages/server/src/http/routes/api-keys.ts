@@ -30,7 +30,8 @@ export const apiKeyRoutes = ({ engine }: AppDeps) => [
     tag: 'api-keys',
     auth: 'org',
     query: z.strictObject(pageQuery),
-    handler: async ({ principal, query }) => engine.apiKeys.list(principal, { limit: query.limit, after: query.cursor }),
+    handler: async ({ principal, query }) =>
+      engine.apiKeys.list(principal, { limit: query.limit, after: query.cursor }),
   }),
   route({
     method: 'GET',
@@ -51,6 +52,7 @@ export const apiKeyRoutes = ({ engine }: AppDeps) => [
     auth: 'org',
     params: keyParams,
     body: z.strictObject({ reason: reason.optional() }),
-    handler: async ({ principal, params, body }) => engine.apiKeys.revoke(principal, params.keyId, body.reason),
+    handler: async ({ principal, params, body }) =>
+      engine.apiKeys.revoke(principal, params.keyId, body.reason),
   }),
 ];

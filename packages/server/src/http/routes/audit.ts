@@ -20,7 +20,10 @@ export const auditRoutes = ({ engine }: AppDeps) => [
       decision: z.string().max(64).optional(),
       since: isoDateTime.optional(),
       until: isoDateTime.optional(),
-      cursor: z.string().regex(/^\d{1,15}$/, 'must be a sequence number').optional(),
+      cursor: z
+        .string()
+        .regex(/^\d{1,15}$/, 'must be a sequence number')
+        .optional(),
     }),
     handler: async ({ principal, query }) =>
       engine.auditReader.list(
@@ -44,7 +47,12 @@ export const auditRoutes = ({ engine }: AppDeps) => [
     summary: 'One audit event by sequence number',
     tag: 'audit',
     auth: 'org',
-    params: z.strictObject({ seq: z.string().regex(/^\d{1,15}$/, 'must be a sequence number').transform(Number) }),
+    params: z.strictObject({
+      seq: z
+        .string()
+        .regex(/^\d{1,15}$/, 'must be a sequence number')
+        .transform(Number),
+    }),
     handler: async ({ principal, params }) => engine.auditReader.get(principal, params.seq),
   }),
 ];

@@ -14,7 +14,10 @@ const errorSchema = {
 };
 
 function jsonSchema(schema: unknown): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema as z.ZodType, { io: 'input', unrepresentable: 'any' });
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema as z.ZodType, {
+    io: 'input',
+    unrepresentable: 'any',
+  });
   return rest;
 }
 
@@ -31,7 +34,12 @@ export function openApiDocument(routes: RouteSpec[], version: string): Record<st
       if (!schema) continue;
       const object = jsonSchema(schema) as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, property] of Object.entries(object.properties ?? {})) {
-        parameters.push({ name, in: where, required: where === 'path' || object.required?.includes(name), schema: property });
+        parameters.push({
+          name,
+          in: where,
+          required: where === 'path' || object.required?.includes(name),
+          schema: property,
+        });
       }
     }
     const status = String(spec.status ?? 200);
@@ -45,11 +53,17 @@ export function openApiDocument(routes: RouteSpec[], version: string): Record<st
           description: 'Success',
           content: { [spec.produces ?? 'application/json']: {} },
         },
-        default: { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        default: {
+          description: 'Error',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
       },
     };
     if (spec.body) {
-      operation.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(spec.body) } } };
+      operation.requestBody = {
+        required: true,
+        content: { 'application/json': { schema: jsonSchema(spec.body) } },
+      };
     }
     if (spec.auth !== 'none') operation.security = [{ bearer: [] }];
     paths[path] = { ...(paths[path] ?? {}), [spec.method.toLowerCase()]: operation };

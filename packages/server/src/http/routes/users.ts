@@ -38,7 +38,11 @@ export const userRoutes = ({ engine }: AppDeps) => [
       kind: z.enum(['local', 'oidc']).optional(),
     }),
     handler: async ({ principal, query }) =>
-      engine.users.list(principal, { status: query.status, kind: query.kind }, { limit: query.limit, after: query.cursor }),
+      engine.users.list(
+        principal,
+        { status: query.status, kind: query.kind },
+        { limit: query.limit, after: query.cursor },
+      ),
   }),
   route({
     method: 'GET',
@@ -58,7 +62,11 @@ export const userRoutes = ({ engine }: AppDeps) => [
     tag: 'users',
     auth: 'org',
     params: userParams,
-    body: z.strictObject({ displayName: displayName.optional(), email: email.optional(), roles: z.array(roles.element).max(5).optional() }),
+    body: z.strictObject({
+      displayName: displayName.optional(),
+      email: email.optional(),
+      roles: z.array(roles.element).max(5).optional(),
+    }),
     handler: async ({ principal, params, body }) => engine.users.update(principal, params.userId, body),
   }),
   route({
@@ -70,6 +78,7 @@ export const userRoutes = ({ engine }: AppDeps) => [
     auth: 'org',
     params: userParams,
     body: z.strictObject({ reason }),
-    handler: async ({ principal, params, body }) => engine.users.offboard(principal, params.userId, body.reason),
+    handler: async ({ principal, params, body }) =>
+      engine.users.offboard(principal, params.userId, body.reason),
   }),
 ];
