@@ -8,6 +8,13 @@
  */
 export class CanonicalJsonError extends Error {
   override readonly name = 'CanonicalJsonError';
+  constructor(
+    /** Where in the value the problem is, as `$.a.b[2]`. */
+    readonly path: string,
+    problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+  }
 }
 
 export function canonicalize(value: unknown): string {
@@ -37,7 +44,7 @@ function serialize(value: unknown, path: string, ancestors: Set<object>): string
     case 'string':
       return serializeString(value, path);
     case 'object': {
-      if (ancestors.has(value)) throw new CanonicalJsonError(`${path}: circular reference`);
+      if (ancestors.has(value)) throw new CanonicalJsonError(path, `circular reference`);
       ancestors.add(value);
       try {
         if (Array.isArray(value)) return serializeArray(value, path, ancestors);
@@ -47,21 +54,21 @@ function serialize(value: unknown, path: string, ancestors: Set<object>): string
       }
     }
     default:
-      throw new CanonicalJsonError(`${path}: ${typeof value} has no JSON representation`);
+      throw new CanonicalJsonError(path, `${typeof value} has no JSON representation`);
   }
 }
 
 function serializeNumber(value: number, path: string): string {
-  if (!Number.isFinite(value)) throw new CanonicalJsonError(`${path}: non-finite number`);
+  if (!Number.isFinite(value)) throw new CanonicalJsonError(path, `non-finite number`);
   if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
-    throw new CanonicalJsonError(`${path}: integer beyond 2^53 cannot be represented exactly`);
+    throw new CanonicalJsonError(path, `integer beyond 2^53 cannot be represented exactly`);
   }
   // ECMAScript Number-to-String is exactly the serialization RFC 8785 section 3.2.2.3 requires.
   return JSON.stringify(value);
 }
 
 function serializeString(value: string, path: string): string {
-  if (LONE_SURROGATE.test(value)) throw new CanonicalJsonError(`${path}: string has a lone surrogate`);
+  if (LONE_SURROGATE.test(value)) throw new CanonicalJsonError(path, `string has a lone surrogate`);
   // JSON.stringify escapes exactly as RFC 8785 section 3.2.2.2 requires.
   return JSON.stringify(value);
 }
@@ -69,7 +76,7 @@ function serializeString(value: string, path: string): string {
 function serializeArray(array: unknown[], path: string, ancestors: Set<object>): string {
   const items: string[] = [];
   for (let i = 0; i < array.length; i++) {
-    if (!(i in array)) throw new CanonicalJsonError(`${path}[${i}]: hole in a sparse array`);
+    if (!(i in array)) throw new CanonicalJsonError(`${path}[${i}]`, `hole in a sparse array`);
     items.push(serialize(array[i], `${path}[${i}]`, ancestors));
   }
   return `[${items.join(',')}]`;
@@ -79,10 +86,10 @@ function serializeObject(object: Record<string, unknown>, path: string, ancestor
   const proto = Object.getPrototypeOf(object);
   if (proto !== Object.prototype && proto !== null) {
     if (object instanceof Date) {
-      if (Number.isNaN(object.getTime())) throw new CanonicalJsonError(`${path}: invalid date`);
+      if (Number.isNaN(object.getTime())) throw new CanonicalJsonError(path, `invalid date`);
       return serializeString(object.toISOString(), path);
     }
-    throw new CanonicalJsonError(`${path}: only plain objects can be canonicalised`);
+    throw new CanonicalJsonError(path, `only plain objects can be canonicalised`);
   }
   const parts: string[] = [];
   // RFC 8785 sorts keys by UTF-16 code units, which is JavaScript's default string order.

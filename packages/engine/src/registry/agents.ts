@@ -132,7 +132,8 @@ export class AgentService {
     return this.change(principal, agentId, 'agent.updated', (agent) => {
       if (agent.status === 'revoked')
         throw new MandateError('illegal_transition', 'a revoked agent cannot be changed');
-      return { ...agent, ...definedOnly(changes) };
+      const next = { ...agent, ...definedOnly(changes) };
+      return { ...next, labels: [...new Set(next.labels)], environments: [...new Set(next.environments)] };
     });
   }
 

@@ -5,12 +5,12 @@ import type { EngineContext } from '../context.js';
 import { notFound } from '../errors.js';
 import type { ApiKey, Org } from '../ports/records.js';
 import type { Page, PageRequest } from '../ports/store.js';
-import { type ApiKeyView, apiKeyView } from './views.js';
+import { type ApiKeyView, apiKeyView, type OrgView, orgView } from './views.js';
 
 export const DEFAULT_ORG_SETTING = 'default_org_id';
 
 export interface CreatedOrg {
-  org: Org;
+  org: OrgView;
   /** The org's first admin key, shown once (absent when not asked for). */
   adminKey?: { key: ApiKeyView; secret: string };
 }
@@ -57,11 +57,11 @@ export class OrgService {
         after: apiKeyView(key),
       });
     });
-    if (!withAdminKey) return { org };
-    return { org, adminKey: { key: apiKeyView(key), secret: formatApiKey(key.id, secret) } };
+    if (!withAdminKey) return { org: orgView(org) };
+    return { org: orgView(org), adminKey: { key: apiKeyView(key), secret: formatApiKey(key.id, secret) } };
   }
 
-  async rename(principal: PlatformPrincipal, orgId: string, name: string): Promise<Org> {
+  async rename(principal: PlatformPrincipal, orgId: string, name: string): Promise<OrgView> {
     const orgStore = this.ctx.store.org(orgId);
     return orgStore.transact(async (tx) => {
       const before = await tx.getOrg();
@@ -80,24 +80,25 @@ export class OrgService {
         before,
         after,
       });
-      return after;
+      return orgView(after);
     });
   }
 
-  async get(orgId: string): Promise<Org> {
+  async get(orgId: string): Promise<OrgView> {
     const org = await this.ctx.store.platform.getOrg(orgId);
     if (!org) throw notFound('org');
-    return org;
+    return orgView(org);
   }
 
-  list(page: PageRequest): Promise<Page<Org>> {
-    return this.ctx.store.platform.listOrgs(page);
+  async list(page: PageRequest): Promise<Page<OrgView>> {
+    const result = await this.ctx.store.platform.listOrgs(page);
+    return { ...result, items: result.items.map(orgView) };
   }
 
   /** The org that `MANDATE_ADMIN_KEY` and a fresh install use; created on first start. */
   async ensureDefaultOrg(
     options: { withAdminKey?: boolean } = {},
-  ): Promise<{ org: Org; created?: CreatedOrg }> {
+  ): Promise<{ org: OrgView; created?: CreatedOrg }> {
     const existing = await this.ctx.store.platform.getSetting(DEFAULT_ORG_SETTING);
     if (existing) return { org: await this.get(existing) };
     const created = await this.create({ kind: 'system' }, 'default', options);

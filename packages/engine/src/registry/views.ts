@@ -1,4 +1,4 @@
-import type { ApiKey, User } from '../ports/records.js';
+import type { ApiKey, Org, User } from '../ports/records.js';
 
 /** An API key as anyone outside the store may see it: never the hash. */
 export type ApiKeyView = Omit<ApiKey, 'secretHash' | 'version'>;
@@ -12,5 +12,12 @@ export type UserView = Omit<User, 'version'>;
 
 export function userView(user: User): UserView {
   const { version: _version, ...view } = user;
+  return view;
+}
+
+export type OrgView = Omit<Org, 'version'>;
+
+export function orgView(org: Org): OrgView {
+  const { version: _version, ...view } = org;
   return view;
 }

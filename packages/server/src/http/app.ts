@@ -1,8 +1,10 @@
+import { CanonicalJsonError, canonicalize } from '@mandate/core';
 import type { Authenticator, Engine, OrgPrincipal, PlatformPrincipal } from '@mandate/engine';
 import { MandateError } from '@mandate/engine';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
@@ -36,7 +38,7 @@ export function routeTable(deps: AppDeps): RouteSpec[] {
     ...agentRoutes(deps),
     ...auditRoutes(deps),
   ];
-  const document = openApiDocument(routes, deps.version);
+  let document: Record<string, unknown> | undefined;
   routes.push({
     method: 'GET',
     url: '/openapi.json',
@@ -44,7 +46,10 @@ export function routeTable(deps: AppDeps): RouteSpec[] {
     summary: 'This API as an OpenAPI 3.1 document',
     tag: 'meta',
     auth: 'none',
-    handler: async () => document,
+    handler: async () => {
+      document ??= openApiDocument(routes, deps.version);
+      return document;
+    },
   });
   return routes;
 }
@@ -56,7 +61,15 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; r
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes,
     routerOptions: { ignoreTrailingSlash: true },
+    // Errors fastify raises before routing (a URL that does not decode) get our error shape too.
+    frameworkErrors: (_error, _request, reply) => {
+      void (reply as FastifyReply)
+        .code(400)
+        .send({ error: { code: 'invalid_request', message: 'the URL could not be decoded' } });
+    },
   });
+  // JSON only: without this, fastify would hand a text/plain body to the schemas as a string.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode }, 'request');
@@ -115,7 +128,10 @@ async function authenticate(
 function parse(schema: unknown, value: unknown, where: string): unknown {
   if (!schema) return undefined;
   const result = (schema as z.ZodType).safeParse(value);
-  if (result.success) return result.data;
+  if (result.success) {
+    assertRecordable(result.data, where);
+    return result.data;
+  }
   const issue = result.error.issues[0];
   const field = issue?.path.length ? issue.path.join('.') : where;
   const detail =
@@ -123,4 +139,20 @@ function parse(schema: unknown, value: unknown, where: string): unknown {
       ? `unknown field(s) ${issue.keys.join(', ')}`
       : (issue?.message ?? 'invalid');
   throw new MandateError('invalid_request', `${field}: ${detail}`, field);
+}
+
+/**
+ * Anything a request carries may end up in an audit record, which must be canonical JSON:
+ * refuse here (400, naming the field) what the audit log could not hold exactly, such as an
+ * integer beyond 2^53 or a lone surrogate, instead of failing later with a 500.
+ */
+function assertRecordable(value: unknown, where: string): void {
+  try {
+    canonicalize(value);
+  } catch (error) {
+    if (!(error instanceof CanonicalJsonError)) throw error;
+    const field = error.path === '$' ? where : error.path.replace(/^\$\.?/, '');
+    const problem = error.message.slice(error.path.length + 2);
+    throw new MandateError('invalid_request', `${field}: ${problem}`, field);
+  }
 }
