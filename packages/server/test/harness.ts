@@ -1,9 +1,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Authenticator, type Clock, type Engine, type OidcIssuerConfig, OidcVerifier, SqliteStore, createEngine } from '@mandate/engine';
+import {
+  Authenticator,
+  type Clock,
+  createEngine,
+  type Engine,
+  type OidcIssuerConfig,
+  OidcVerifier,
+  SqliteStore,
+} from '@mandate/engine';
 import { buildApp, type RouteSpec } from '@mandate/server';
-import { generateKeyPair, exportJWK } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import pino from 'pino';
 
 /** A clock tests can move. */
@@ -34,12 +42,18 @@ export interface TestApp {
   adminKey: string;
   platformKey: string;
   /** One HTTP request through fastify.inject; JSON in, parsed JSON out. */
-  call(method: string, url: string, options?: CallOptions): Promise<{ status: number; body: any; text: string }>;
+  call(
+    method: string,
+    url: string,
+    options?: CallOptions,
+  ): Promise<{ status: number; body: any; text: string }>;
   close(): Promise<void>;
 }
 
 /** The real server app over a real SQLite file in a fresh temp folder (no port opened). */
-export async function startTestApp(options: { oidc?: OidcIssuerConfig[]; bodyLimitBytes?: number } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { oidc?: OidcIssuerConfig[]; bodyLimitBytes?: number } = {},
+): Promise<TestApp> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mandate-test-'));
   const dbFile = path.join(dir, 'mandate.db');
   const clock = new TestClock();

@@ -70,9 +70,13 @@ export class OidcVerifier {
     } catch {
       return undefined;
     }
+    // jose checks that `sub` is present, not that it is a string: an array or object here
+    // would otherwise reach the user lookup (an array binds as several SQL parameters).
+    const subject = payload.sub as unknown;
+    if (typeof subject !== 'string' || subject.length === 0 || subject.length > 255) return undefined;
     return {
       issuer: config.issuer,
-      subject: payload.sub as string,
+      subject,
       roles: mapRoles(payload[config.rolesClaim ?? 'roles'], config.roleMap),
       name: typeof payload.name === 'string' ? payload.name : undefined,
       email: typeof payload.email === 'string' ? payload.email : undefined,

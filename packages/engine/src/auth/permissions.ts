@@ -12,6 +12,7 @@ export const PERMISSIONS = {
   'agents.activate': ['admin'],
   'agents.revoke': ['admin'],
   'agents.boundaries': ['admin'],
+  'agents.addKey': ['admin'],
   'agents.transfer': ['admin'],
   'users.read': ['admin', 'operator', 'approver', 'auditor'],
   'users.write': ['admin'],

@@ -189,6 +189,10 @@ export class AgentService {
     requirePermission(principal, 'agents.write');
     const { kid, jwk: publicJwk } = await acceptPublicJwk(jwk, 'jwk');
     return this.change(principal, agentId, 'agent.key_added', (agent, now) => {
+      // A new key is a new way to act as the agent: only an admin or its owner may add one.
+      if (!hasPermission(principal, 'agents.addKey') && principal.userId !== agent.ownerId) {
+        throw new MandateError('forbidden', "only an admin or the agent's owner may add a key");
+      }
       if (agent.status === 'revoked')
         throw new MandateError('illegal_transition', 'a revoked agent cannot get keys');
       if (agent.keys.some((key) => key.kid === kid))

@@ -5,17 +5,14 @@ import { SqliteStore } from '@mandate/engine';
 import { storeContract } from './contract.js';
 import { fixedClock } from './fixtures.js';
 
-storeContract(
-  'SqliteStore',
-  async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mandate-store-contract-'));
-    const store = new SqliteStore({ file: path.join(dir, 'mandate.db'), clock: fixedClock() });
-    return {
-      store,
-      cleanup: async () => {
-        await store.close();
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-);
+storeContract('SqliteStore', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mandate-store-contract-'));
+  const store = new SqliteStore({ file: path.join(dir, 'mandate.db'), clock: fixedClock() });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});

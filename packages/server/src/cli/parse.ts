@@ -5,6 +5,15 @@ import { CliError } from './output.js';
 /** Commander collector for repeatable options (`--action a --action b`). */
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** A repeatable option limited to `choices` (commander's own check is lost with a custom parser). */
+export function collectChoice(choices: readonly string[]) {
+  return (value: string, previous: string[] = []) => {
+    if (!choices.includes(value))
+      throw new InvalidArgumentError(`Allowed choices are ${choices.join(', ')}.`);
+    return [...previous, value];
+  };
+}
+
 export function positiveInt(value: string): number {
   if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError('must be a whole number');
   return Number(value);

@@ -40,7 +40,8 @@ export function loadConfig(options: LoadOptions = {}): MandateConfig {
     try {
       parsed = parseYaml(text);
     } catch (error) {
-      throw new ConfigError(`${fileLabel}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
+      const first = (error as Error).message.split('\n')[0]?.replace(/:$/, '');
+      throw new ConfigError(`${fileLabel}: not valid YAML (${first})`);
     }
     if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) {
       throw new ConfigError(`${fileLabel}: must be a mapping of settings`);
@@ -51,7 +52,8 @@ export function loadConfig(options: LoadOptions = {}): MandateConfig {
   const fromEnv: Record<string, unknown> = {};
   const envNameOf: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('MANDATE_') || value === undefined) continue;
+    // An empty variable counts as unset (a shell's `MANDATE_PORT=` must not mean port 0).
+    if (!name.startsWith('MANDATE_') || value === undefined || value === '') continue;
     const key = ENV_KEYS[name];
     if (key) {
       fromEnv[key] = value;
@@ -61,16 +63,17 @@ export function loadConfig(options: LoadOptions = {}): MandateConfig {
     }
   }
 
-  const merged = { ...fromFile, ...fromEnv, ...definedOnly(options.overrides ?? {}) };
+  const fromFlags = definedOnly(options.overrides ?? {});
+  const merged = { ...fromFile, ...fromEnv, ...fromFlags };
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     const issue = result.error.issues[0] as z.core.$ZodIssue;
     const top = String(issue.path[0] ?? '');
     const where =
-      top in envNameOf && !(options.overrides && top in definedOnly(options.overrides))
-        ? envNameOf[top]
-        : top in (options.overrides ?? {})
-          ? `--${top}`
+      top in fromFlags
+        ? `--${kebab(top)}`
+        : top in envNameOf
+          ? envNameOf[top]
           : `${fileLabel}: ${issue.path.join('.') || '(root)'}`;
     const detail =
       issue.code === 'unrecognized_keys' ? `unknown setting(s) ${issue.keys.join(', ')}` : issue.message;
@@ -78,6 +81,9 @@ export function loadConfig(options: LoadOptions = {}): MandateConfig {
   }
   return result.data;
 }
+
+/** `dataDir` → `data-dir`: the flag as the user typed it. */
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function definedOnly(values: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined));

@@ -2,7 +2,7 @@ import { ROLES } from '@mandate/core';
 import { type Command, Option } from 'commander';
 import { clientFrom } from '../client.js';
 import { type GlobalOptions, printFields, printJson, printTable } from '../output.js';
-import { collect, positiveInt } from '../parse.js';
+import { collectChoice, positiveInt } from '../parse.js';
 
 type Globals = () => GlobalOptions;
 
@@ -18,7 +18,7 @@ export function apiKeyCommands(program: Command, globals: Globals): void {
     .addOption(
       new Option('--role <role>', 'a role (repeatable)')
         .choices(ROLES)
-        .argParser(collect)
+        .argParser(collectChoice(ROLES))
         .makeOptionMandatory(),
     )
     .option('--user <userId>', 'the key acts for this user')

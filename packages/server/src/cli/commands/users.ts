@@ -3,7 +3,7 @@ import type { User } from '@mandate/sdk';
 import { type Command, Option } from 'commander';
 import { clientFrom } from '../client.js';
 import { type GlobalOptions, printFields, printJson, printTable } from '../output.js';
-import { collect, positiveInt } from '../parse.js';
+import { collectChoice, positiveInt } from '../parse.js';
 
 type Globals = () => GlobalOptions;
 
@@ -24,7 +24,8 @@ function showUser(user: User, json: boolean | undefined): void {
   ]);
 }
 
-const roleOption = () => new Option('--role <role>', 'a role (repeatable)').choices(ROLES).argParser(collect);
+const roleOption = () =>
+  new Option('--role <role>', 'a role (repeatable)').choices(ROLES).argParser(collectChoice(ROLES));
 
 export function userCommands(program: Command, globals: Globals): void {
   const users = program.command('users').description('the humans who own agents, delegate and approve');

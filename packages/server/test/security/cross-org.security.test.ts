@@ -1,0 +1,532 @@
+/**
+ * Org isolation: an admin of org A, however it words its requests, neither sees nor changes
+ * anything of org B.
+ *
+ * Every route with auth 'org' is taken from the route table (a new route is probed without
+ * touching this file; a new path parameter makes `fillUrl` fail until the test learns its kind).
+ * Each is called with A's admin key and B's ids in every path parameter and id-shaped body field,
+ * first exhaustively, then in >= 200 seeded random variations mixing B's, A's and nobody's ids.
+ *
+ * How we know the probe can fail: instead of editing src by hand and reverting (other work shares
+ * this tree), the block "the probe is not vacuous" at the end breaks the store at run time:
+ * SqliteOrgReader.getAgent / getUser / getApiKey / getAuditCanonical made to ignore org_id, and
+ * SqliteOrgTransaction.updateAgent made to write under the agent's own org. For each, the same
+ * probe must report (printed while writing this: e.g. "GET /v1/agents/agt_… → 200: answer
+ * contains B's org_…, usr_…, orgb-agent-…" and "B state changed (API): $.agents.0.description:
+ * '' → 'changed by probe'"). The original methods are restored in `finally`; src is never edited.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteOrgReader } from '../../../engine/src/store/sqlite/org-reader.js';
+import { SqliteOrgTransaction } from '../../../engine/src/store/sqlite/org-transaction.js';
+import { publicJwk, startTestApp, type TestApp } from '../harness.js';
+import {
+  createAgent,
+  createKey,
+  createOrg,
+  createUser,
+  expectStatus,
+  fillUrl,
+  firstDifference,
+  type Gen,
+  type IdKind,
+  listAll,
+  nobodysId,
+  orgIdsIn,
+  pathParamsOf,
+  REQUEST_GENERATORS,
+  type RequestParts,
+  Rng,
+  requestFromSchemas,
+  routeName,
+  snapshotRows,
+  snapshotViaApi,
+  uniqueName,
+  withQuery,
+} from './helpers.js';
+
+const SEED = Number(process.env.MANDATE_SECURITY_SEED ?? 20_240_611);
+const PARAM_KINDS: readonly IdKind[] = ['agentId', 'userId', 'keyId', 'kid', 'seq', 'orgId'];
+
+interface OrgWorld {
+  orgId: string;
+  /** The admin key the test acts with (A) or snapshots with (B). */
+  adminKey: string;
+  pool: Record<IdKind, string[]>;
+  /** Strings that must never appear in an answer to the other org: ids, names, emails, subjects, key material. */
+  markers: string[];
+  /** The ids among the markers (their presence in a request path or body means "asks about B"). */
+  ids: string[];
+}
+
+async function auditSeqs(t: TestApp, key: string): Promise<string[]> {
+  return (await listAll(t, key, '/v1/audit/events')).map((event) => String(event.seq));
+}
+
+/** Org B: several users (one OIDC), agents in each state with several keys, bound and unbound keys. */
+async function seedOrgB(t: TestApp): Promise<OrgWorld> {
+  const orgName = uniqueName('orgb-name');
+  const { orgId, adminKey, adminKeyId } = await createOrg(t, orgName);
+  const users = [];
+  for (let i = 0; i < 3; i++) {
+    users.push(
+      await createUser(t, adminKey, {
+        displayName: uniqueName('orgb-user'),
+        email: `${uniqueName('orgb-mail')}@b.example`,
+      }),
+    );
+  }
+  users.push(
+    await createUser(t, adminKey, {
+      displayName: uniqueName('orgb-oidc-user'),
+      issuer: 'https://idp.b.example',
+      subject: uniqueName('orgb-subject'),
+    }),
+  );
+  const agents = [
+    await createAgent(t, adminKey, users[0].id, {
+      name: uniqueName('orgb-agent'),
+      state: 'pending',
+      keyCount: 2,
+    }),
+    await createAgent(t, adminKey, users[1].id, {
+      name: uniqueName('orgb-agent'),
+      state: 'active',
+      keyCount: 1,
+    }),
+    await createAgent(t, adminKey, users[2].id, {
+      name: uniqueName('orgb-agent'),
+      state: 'suspended',
+      keyCount: 3,
+    }),
+  ];
+  const keys = [
+    await createKey(t, adminKey, ['operator'], { userId: users[0].id, name: uniqueName('orgb-key') }),
+    await createKey(t, adminKey, ['auditor'], { name: uniqueName('orgb-key') }),
+    await createKey(t, adminKey, ['pep'], { name: uniqueName('orgb-key') }),
+  ];
+  // A long log: B's later sequence numbers do not exist in A's log, so an unscoped read would show.
+  for (let i = 0; i < 45; i++) {
+    const user = users[i % 3];
+    expectStatus(
+      await t.call('PATCH', `/v1/users/${user.id}`, {
+        key: adminKey,
+        body: { roles: i % 2 ? ['approver'] : ['auditor'] },
+      }),
+      200,
+      'update B user',
+    );
+  }
+  const kids = agents.flatMap((agent) => agent.keys.map((key: any) => key.kid as string));
+  const ids = [
+    orgId,
+    adminKeyId,
+    ...users.map((u) => u.id),
+    ...agents.map((a) => a.id),
+    ...keys.map((k) => k.id),
+    ...kids,
+  ];
+  const markers = [
+    ...ids,
+    orgName,
+    ...users.flatMap((u) => [u.displayName, u.email, u.subject].filter(Boolean)),
+    ...agents.map((a) => a.name),
+    ...keys.map((k) => k.view.name),
+    ...agents.flatMap((a) => a.keys.map((k: any) => k.jwk.x as string)),
+  ];
+  return {
+    orgId,
+    adminKey,
+    pool: {
+      agentId: agents.map((a) => a.id),
+      userId: users.map((u) => u.id),
+      keyId: [adminKeyId, ...keys.map((k) => k.id)],
+      kid: kids,
+      seq: await auditSeqs(t, adminKey),
+      orgId: [orgId],
+    },
+    markers,
+    ids,
+  };
+}
+
+/** Org A (the default org): a few objects of its own, and a fresh admin key to act with. */
+async function seedOrgA(t: TestApp): Promise<OrgWorld & { agent: any; user: any; keyId: string }> {
+  const caller = await createKey(t, t.adminKey, ['admin'], { name: 'cross-org caller' });
+  const users = [
+    await createUser(t, caller.secret, { displayName: 'a owner' }),
+    await createUser(t, caller.secret, { displayName: 'a other' }),
+  ];
+  const agent = await createAgent(t, caller.secret, users[0].id, {
+    name: 'a-agent',
+    state: 'active',
+    keyCount: 2,
+  });
+  const key = await createKey(t, caller.secret, ['auditor'], { name: 'a auditor' });
+  return {
+    orgId: t.defaultOrgId,
+    adminKey: caller.secret,
+    pool: {
+      agentId: [agent.id],
+      userId: users.map((u) => u.id),
+      // Never A's admin keys: a random revoke of the caller's own key would end the probe early.
+      keyId: [key.id],
+      kid: agent.keys.map((k: any) => k.kid),
+      seq: await auditSeqs(t, caller.secret),
+      orgId: [t.defaultOrgId],
+    },
+    markers: [],
+    ids: [],
+    agent,
+    user: users[0],
+    keyId: key.id,
+  };
+}
+
+const paramKind = (name: string): IdKind => {
+  if (!(PARAM_KINDS as readonly string[]).includes(name)) {
+    throw new Error(`path parameter :${name} has no id kind; add it to PARAM_KINDS and the pools`);
+  }
+  return name as IdKind;
+};
+
+async function partsFor(route: TestApp['routes'][number], g: Gen): Promise<RequestParts> {
+  const generator = REQUEST_GENERATORS[route.operationId];
+  return generator ? generator(g) : requestFromSchemas(route, g);
+}
+
+/**
+ * Calls every org route with A's key and B's ids; returns what went wrong (empty: isolated).
+ * Findings: a 5xx; an answer containing a B marker or an object of another org; a B id in the
+ * path or body that did not end in a 4xx; any change of B's API-visible state or raw rows.
+ */
+async function probeCrossOrg(
+  t: TestApp,
+  a: OrgWorld,
+  b: OrgWorld,
+  options: { randomCalls: number; seed: number },
+): Promise<{ calls: number; findings: string[]; statuses: Record<number, number> }> {
+  const findings: string[] = [];
+  const statuses: Record<number, number> = {};
+  const routes = t.routes.filter((route) => route.auth === 'org');
+  const beforeApi = await snapshotViaApi(t, b.adminKey);
+  const beforeRows = snapshotRows(t.dbFile, b.orgId);
+  const future = (days: number) => new Date(t.clock.now().getTime() + days * 86_400_000).toISOString();
+  let calls = 0;
+
+  const send = async (
+    phase: string,
+    route: (typeof routes)[number],
+    params: Record<string, string>,
+    parts: RequestParts,
+  ) => {
+    const path = fillUrl(route.url, params);
+    const url = withQuery(path, parts.query);
+    const body = route.body ? (parts.body ?? {}) : undefined;
+    const response = await t.call(route.method, url, { key: a.adminKey, body });
+    calls++;
+    statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+    const bodyPart = body === undefined ? '' : ` ${JSON.stringify(body).slice(0, 400)}`;
+    const where = `[${phase}] ${route.method} ${url}${bodyPart} → ${response.status}`;
+    if (response.status >= 500) findings.push(`${where}: server error ${response.text.slice(0, 300)}`);
+    const leaked = b.markers.filter((marker) => response.text.includes(marker));
+    if (leaked.length > 0) findings.push(`${where}: answer contains B's ${leaked.join(', ')}`);
+    const foreign = [...orgIdsIn(response.body)].filter((orgId) => orgId !== a.orgId);
+    if (foreign.length > 0) findings.push(`${where}: answer holds objects of org(s) ${foreign.join(', ')}`);
+    const bodyText = JSON.stringify(body ?? null);
+    const asksAboutB = b.ids.some((id) => path.includes(id) || bodyText.includes(id));
+    if (asksAboutB && response.status < 400) findings.push(`${where}: a request naming B's object succeeded`);
+    return response;
+  };
+
+  // 1. Exhaustive: every org route × every combination of B's ids in its path (bounded), bodies naming B.
+  const onlyB = (rng: Rng): Gen => ({ rng, id: (kind) => rng.pick(b.pool[kind]), future });
+  const rng = new Rng(options.seed);
+  // A's log grows as the probe goes (A's own successful requests); keep a margin above its size.
+  const aLogSize = (await listAll(t, a.adminKey, '/v1/audit/events')).length + 10;
+  for (const route of routes) {
+    const names = pathParamsOf(route.url);
+    let combinations: Record<string, string>[] = [{}];
+    for (const name of names) {
+      const kind = paramKind(name);
+      // For seq: B's events beyond A's log (an unscoped read would find them) and one inside it.
+      const values =
+        kind === 'seq'
+          ? b.pool.seq.filter((s) => Number(s) >= aLogSize).concat(b.pool.seq.slice(0, 1))
+          : b.pool[kind];
+      combinations = combinations.flatMap((combo) => values.map((value) => ({ ...combo, [name]: value })));
+    }
+    for (const params of combinations.slice(0, 40)) {
+      await send('exhaustive', route, params, await partsFor(route, onlyB(rng)));
+    }
+  }
+
+  // 2. Random: seeded mixtures of B's, A's and nobody's ids, in paths, bodies and query filters.
+  const pickId = (kind: IdKind): string => {
+    const r = rng.next();
+    if (r < 0.7) return rng.pick(b.pool[kind]);
+    if (r < 0.93 && a.pool[kind].length > 0) return rng.pick(a.pool[kind]);
+    return nobodysId(kind);
+  };
+  const mixed: Gen = { rng, id: pickId, future };
+  for (let i = 0; i < options.randomCalls; i++) {
+    const route = rng.pick(routes);
+    const params: Record<string, string> = {};
+    for (const name of pathParamsOf(route.url)) {
+      // Now and then an id of the wrong kind (another org's agent id where a user id belongs).
+      params[name] = rng.chance(0.05)
+        ? rng.pick(b.pool[rng.pick(['agentId', 'userId', 'keyId'] as const)])
+        : pickId(paramKind(name));
+    }
+    await send(`random#${i} seed=${options.seed}`, route, params, await partsFor(route, mixed));
+  }
+
+  // 3. B is exactly as it was.
+  const afterApi = await snapshotViaApi(t, b.adminKey);
+  const apiDiff = firstDifference(beforeApi, afterApi);
+  if (apiDiff) findings.push(`B state changed (API): ${apiDiff}`);
+  const rowsDiff = firstDifference(beforeRows, snapshotRows(t.dbFile, b.orgId));
+  if (rowsDiff) findings.push(`B state changed (rows): ${rowsDiff}`);
+  return { calls, findings, statuses };
+}
+
+describe('cross-org isolation', () => {
+  let t: TestApp;
+  let a: Awaited<ReturnType<typeof seedOrgA>>;
+  let b: OrgWorld;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    b = await seedOrgB(t);
+    a = await seedOrgA(t);
+  });
+  afterAll(async () => t?.close());
+
+  it('B is larger than A where it matters, so that an unscoped read by sequence number would show', () => {
+    expect(b.pool.seq.length).toBeGreaterThan(a.pool.seq.length);
+    expect(b.pool.kid.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('direct reads of B objects by id answer 404 with no trace of B', async () => {
+    for (const agentId of b.pool.agentId) {
+      const r = await t.call('GET', `/v1/agents/${agentId}`, { key: a.adminKey });
+      expect([r.status, r.body?.error?.code]).toEqual([404, 'not_found']);
+    }
+    for (const userId of b.pool.userId) {
+      const r = await t.call('GET', `/v1/users/${userId}`, { key: a.adminKey });
+      expect([r.status, r.body?.error?.code]).toEqual([404, 'not_found']);
+    }
+    for (const keyId of b.pool.keyId) {
+      const r = await t.call('GET', `/v1/api-keys/${keyId}`, { key: a.adminKey });
+      expect([r.status, r.body?.error?.code]).toEqual([404, 'not_found']);
+    }
+    const lastB = b.pool.seq[b.pool.seq.length - 1] as string;
+    const aLog = await listAll(t, a.adminKey, '/v1/audit/events');
+    expect(aLog.length).toBeLessThanOrEqual(Number(lastB));
+    const r = await t.call('GET', `/v1/audit/events/${lastB}`, { key: a.adminKey });
+    expect([r.status, r.body?.error?.code]).toEqual([404, 'not_found']);
+    // A's own event with the same number is A's.
+    const own = await t.call('GET', '/v1/audit/events/1', { key: a.adminKey });
+    expect([own.status, own.body.orgId]).toEqual([200, a.orgId]);
+    // The same 404 as for an id that names nothing at all (no existence oracle across orgs).
+    const foreign = await t.call('GET', `/v1/agents/${b.pool.agentId[0]}`, { key: a.adminKey });
+    const nobody = await t.call('GET', `/v1/agents/${nobodysId('agentId')}`, { key: a.adminKey });
+    expect(foreign.text).toBe(nobody.text);
+  });
+
+  it("A reaches its own objects through the same routes (the probe's 404s are scoping, not broken URLs)", async () => {
+    const key = a.adminKey;
+    // Mirror every route that has path parameters, with A's own ids: never a 404, never a 5xx.
+    const owner = await createUser(t, key, { displayName: 'mirror owner' });
+    const other = await createUser(t, key, { displayName: 'mirror other' });
+    const agent = await createAgent(t, key, owner.id, { state: 'active', keyCount: 2 });
+    const apiKey = await createKey(t, key, ['pep'], { name: 'mirror key' });
+    const own: Record<IdKind, string> = {
+      agentId: agent.id,
+      userId: other.id,
+      keyId: apiKey.id,
+      kid: agent.keys[1].kid,
+      seq: '0',
+      orgId: t.defaultOrgId,
+    };
+    const ownGen: Gen = {
+      rng: new Rng(1),
+      id: (kind) => (kind === 'userId' ? other.id : own[kind]),
+      future: (days) => new Date(t.clock.now().getTime() + days * 86_400_000).toISOString(),
+    };
+    let mirrored = 0;
+    for (const route of t.routes.filter((r) => r.auth === 'org' && pathParamsOf(r.url).length > 0)) {
+      const params = Object.fromEntries(pathParamsOf(route.url).map((name) => [name, own[paramKind(name)]]));
+      const parts = await partsFor(route, ownGen);
+      const url = withQuery(fillUrl(route.url, params), parts.query);
+      const response = await t.call(route.method, url, {
+        key,
+        body: route.body ? (parts.body ?? {}) : undefined,
+      });
+      expect(response.status, `${routeName(route)} ${response.text}`).not.toBe(404);
+      expect(response.status, `${routeName(route)} ${response.text}`).toBeLessThan(500);
+      if (route.method === 'GET') expect(response.status, `${routeName(route)} ${response.text}`).toBe(200);
+      mirrored++;
+    }
+    expect(mirrored).toBeGreaterThanOrEqual(15);
+
+    // The body-level counterparts: A's own user as owner is accepted where B's is refused.
+    const registered = await t.call('POST', '/v1/agents', {
+      key,
+      body: {
+        name: 'own owner',
+        ownerId: owner.id,
+        boundaries: { actions: ['a.*'], resources: ['r:x/*'] },
+        keys: [await publicJwk()],
+      },
+    });
+    expect(registered.status, registered.text).toBe(201);
+    const foreignOwner = await t.call('POST', '/v1/agents', {
+      key,
+      body: {
+        name: 'b owner',
+        ownerId: b.pool.userId[0],
+        boundaries: { actions: ['a.*'], resources: ['r:x/*'] },
+        keys: [await publicJwk()],
+      },
+    });
+    expect(foreignOwner.status, foreignOwner.text).toBe(400);
+    const boundKey = await t.call('POST', '/v1/api-keys', {
+      key,
+      body: { name: 'bound', roles: ['operator'], userId: owner.id },
+    });
+    expect(boundKey.status, boundKey.text).toBe(201);
+    const foreignBound = await t.call('POST', '/v1/api-keys', {
+      key,
+      body: { name: 'bound', roles: ['operator'], userId: b.pool.userId[0] },
+    });
+    expect(foreignBound.status, foreignBound.text).toBe(400);
+  });
+
+  it('no route, with any mixture of B ids, shows or changes anything of B (>= 200 calls)', async () => {
+    const result = await probeCrossOrg(t, a, b, { randomCalls: 240, seed: SEED });
+    expect(result.findings, `seed ${SEED}`).toEqual([]);
+    expect(result.calls).toBeGreaterThanOrEqual(200);
+    // The probe did real work: plenty of refusals, and some of A's own requests succeeded.
+    expect(result.statuses[404] ?? 0).toBeGreaterThan(50);
+    expect(Object.entries(result.statuses).some(([s, n]) => Number(s) < 300 && n > 10)).toBe(true);
+  });
+
+  it("A's own objects are still there and reachable by A afterwards", async () => {
+    const agent = await t.call('GET', `/v1/agents/${a.agent.id}`, { key: a.adminKey });
+    expect([agent.status, agent.body.id, agent.body.orgId]).toEqual([200, a.agent.id, a.orgId]);
+    const user = await t.call('GET', `/v1/users/${a.user.id}`, { key: a.adminKey });
+    expect([user.status, user.body.id]).toEqual([200, a.user.id]);
+    const key = await t.call('GET', `/v1/api-keys/${a.keyId}`, { key: a.adminKey });
+    expect([key.status, key.body.id]).toEqual([200, a.keyId]);
+    const event = await t.call('GET', '/v1/audit/events/0', { key: a.adminKey });
+    expect([event.status, event.body.orgId]).toEqual([200, a.orgId]);
+    const listed = await listAll(t, a.adminKey, '/v1/agents');
+    expect(listed.map((x) => x.id)).toContain(a.agent.id);
+    // ...and B, with its own key, still sees all of its own.
+    const bAgents = await listAll(t, b.adminKey, '/v1/agents');
+    expect(bAgents.map((x) => x.id).sort()).toEqual([...b.pool.agentId].sort());
+  });
+});
+
+/**
+ * The probe must fail when isolation breaks. Each case breaks the store at run time in one way,
+ * runs a shorter probe, and expects it to report; the original method is always put back.
+ */
+describe('the probe is not vacuous', () => {
+  type Proto = Record<string, unknown>;
+  const reader = SqliteOrgReader.prototype as unknown as Proto;
+  const transaction = SqliteOrgTransaction.prototype as unknown as Proto;
+  const unscopedDoc = (table: string) =>
+    async function (this: { db: any }, id: string) {
+      const row = this.db.prepare(`SELECT doc FROM ${table} WHERE id = ?`).get(id) as
+        | { doc: string }
+        | undefined;
+      return row ? JSON.parse(row.doc) : undefined;
+    };
+
+  const mutations: Array<{ name: string; patch: Array<[Proto, string, unknown]>; expect: RegExp }> = [
+    {
+      name: 'getAgent ignores org_id',
+      patch: [[reader, 'getAgent', unscopedDoc('agents')]],
+      expect: /GET \/v1\/agents\/agt_\w+ → 200: answer contains B's/,
+    },
+    {
+      name: 'getUser ignores org_id',
+      patch: [[reader, 'getUser', unscopedDoc('users')]],
+      expect: /GET \/v1\/users\/usr_\w+ → 200: answer contains B's/,
+    },
+    {
+      name: 'getApiKey ignores org_id',
+      patch: [[reader, 'getApiKey', unscopedDoc('api_keys')]],
+      expect: /GET \/v1\/api-keys\/key_\w+ → 200: answer contains B's/,
+    },
+    {
+      name: 'getAuditCanonical ignores org_id',
+      patch: [
+        [
+          reader,
+          'getAuditCanonical',
+          async function (this: { db: any; orgId: string }, seq: number) {
+            const rows = this.db
+              .prepare('SELECT org_id, record FROM audit_events WHERE seq = ?')
+              .all(seq) as {
+              org_id: string;
+              record: string;
+            }[];
+            // Prefers another org's record when there is one: a store that forgot org_id.
+            return (rows.find((r) => r.org_id !== this.orgId) ?? rows[0])?.record;
+          },
+        ],
+      ],
+      expect: /GET \/v1\/audit\/events\/\d+ → 200: answer (contains B's|holds objects of org)/,
+    },
+    {
+      name: 'getAgent and updateAgent ignore org_id (a write reaches B)',
+      patch: [
+        [reader, 'getAgent', unscopedDoc('agents')],
+        [
+          transaction,
+          'updateAgent',
+          (() => {
+            const original = transaction.updateAgent as (this: any, ...args: unknown[]) => Promise<void>;
+            return async function (this: any, agent: { orgId: string }, expectedVersion: number) {
+              const scoped = this.orgId;
+              this.orgId = agent.orgId; // writes under the agent's own org, whichever that is
+              try {
+                return await original.call(this, agent, expectedVersion);
+              } finally {
+                this.orgId = scoped;
+              }
+            };
+          })(),
+        ],
+      ],
+      expect: /^B state changed \((API|rows)\)/,
+    },
+  ];
+
+  for (const mutation of mutations) {
+    it(`reports a store where ${mutation.name}`, async () => {
+      const t = await startTestApp();
+      const saved = mutation.patch.map(([proto, name]) => [proto, name, proto[name]] as const);
+      try {
+        // The patched prototypes are the ones the app uses.
+        expect(Object.getPrototypeOf(Object.getPrototypeOf(t.engine.store.org(t.defaultOrgId)))).toBe(
+          SqliteOrgReader.prototype,
+        );
+        const b = await seedOrgB(t);
+        const a = await seedOrgA(t);
+        for (const [proto, name, replacement] of mutation.patch) proto[name] = replacement;
+        const result = await probeCrossOrg(t, a, b, { randomCalls: 20, seed: SEED });
+        expect(result.findings.length).toBeGreaterThan(0);
+        expect(
+          result.findings.some((finding) => mutation.expect.test(finding)),
+          result.findings.slice(0, 5).join('\n'),
+        ).toBe(true);
+      } finally {
+        for (const [proto, name, original] of saved) proto[name] = original;
+        await t.close();
+      }
+    });
+  }
+});

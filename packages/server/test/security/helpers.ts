@@ -1,0 +1,481 @@
+/**
+ * Shared helpers of the security tests. Nothing here imports the permission table or any other
+ * policy from src: the tests state their own expectations and compare the server with them.
+ */
+import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import { newId } from '@mandate/core';
+import type { RouteSpec } from '@mandate/server';
+import Database from 'better-sqlite3';
+import { z } from 'zod';
+import { boundaries, publicJwk, type TestApp } from '../harness.js';
+
+export type Role = 'admin' | 'operator' | 'approver' | 'auditor' | 'pep';
+export const ALL_ROLES: readonly Role[] = ['admin', 'operator', 'approver', 'auditor', 'pep'];
+
+export type Response = Awaited<ReturnType<TestApp['call']>>;
+
+export const sha256hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** `mk_key_<ULID>_<secret>` or `mpk_pk_<ULID>_<secret>` → `<secret>`. */
+export function secretOf(token: string): string {
+  const match = /^(?:mk_key|mpk_pk)_[0-9A-Z]{26}_([A-Za-z0-9_-]+)$/.exec(token);
+  if (!match) throw new Error(`not an API or platform key: ${token.slice(0, 12)}…`);
+  return match[1] as string;
+}
+
+/** `mk_key_<ULID>_<secret>` → `key_<ULID>`. */
+export function keyIdOf(token: string): string {
+  const match = /^mk_(key_[0-9A-Z]{26})_/.exec(token);
+  if (!match) throw new Error(`not an API key: ${token.slice(0, 12)}…`);
+  return match[1] as string;
+}
+
+export const routeName = (route: Pick<RouteSpec, 'method' | 'url'>) => `${route.method} ${route.url}`;
+
+/** The `:name` parameters of a route URL, in order. */
+export const pathParamsOf = (url: string): string[] =>
+  [...url.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1] as string);
+
+/** `/v1/agents/:agentId` + `{ agentId }` → `/v1/agents/agt_…`; a missing value is an error (new param: add it). */
+export function fillUrl(url: string, values: Record<string, string | number | undefined>): string {
+  return url.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+    const value = values[name];
+    if (value === undefined)
+      throw new Error(`no value for path parameter :${name} of ${url}; teach the test about it`);
+    return encodeURIComponent(String(value));
+  });
+}
+
+export function withQuery(url: string, query?: Record<string, string | number | undefined>): string {
+  const entries = Object.entries(query ?? {}).filter(([, v]) => v !== undefined) as [
+    string,
+    string | number,
+  ][];
+  if (entries.length === 0) return url;
+  return `${url}?${entries.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&')}`;
+}
+
+export function expectStatus(response: Response, status: number, what = ''): any {
+  if (response.status !== status)
+    throw new Error(`${what} expected ${status}, got ${response.status}: ${response.text}`);
+  return response.body;
+}
+
+/** A unique, greppable name: a marker plus random letters (never a substring of an id or hash). */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2, 10)}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creating things through the API
+
+export async function createOrg(
+  t: TestApp,
+  name: string,
+): Promise<{ orgId: string; adminKey: string; adminKeyId: string }> {
+  const body = expectStatus(
+    await t.call('POST', '/v1/orgs', { key: t.platformKey, body: { name } }),
+    201,
+    'create org',
+  );
+  return { orgId: body.org.id, adminKey: body.adminKey.secret, adminKeyId: body.adminKey.key.id };
+}
+
+export async function createUser(t: TestApp, key: string, body: Record<string, unknown>): Promise<any> {
+  return expectStatus(await t.call('POST', '/v1/users', { key, body }), 201, 'create user');
+}
+
+export async function createKey(
+  t: TestApp,
+  adminKey: string,
+  roles: readonly Role[],
+  extra: { userId?: string; name?: string; expiresAt?: string } = {},
+): Promise<{ id: string; secret: string; view: any }> {
+  const body = expectStatus(
+    await t.call('POST', '/v1/api-keys', {
+      key: adminKey,
+      body: { name: extra.name ?? `key ${roles.join('+')}`, roles, ...extra },
+    }),
+    201,
+    'create api key',
+  );
+  return { id: body.key.id, secret: body.secret, view: body.key };
+}
+
+export type AgentState = 'pending' | 'active' | 'suspended';
+
+/** Registers an agent with `keyCount` public keys, then (as admin) moves it to `state`. */
+export async function createAgent(
+  t: TestApp,
+  adminKey: string,
+  ownerId: string,
+  options: { name?: string; state?: AgentState; keyCount?: number } = {},
+): Promise<any> {
+  const keys = [];
+  for (let i = 0; i < (options.keyCount ?? 1); i++)
+    keys.push(await publicJwk(i % 2 === 0 ? 'EdDSA' : 'ES256'));
+  let agent = expectStatus(
+    await t.call('POST', '/v1/agents', {
+      key: adminKey,
+      body: {
+        name: options.name ?? uniqueName('agent'),
+        ownerId,
+        boundaries,
+        keys,
+        labels: ['team-x'],
+        environments: ['prod'],
+      },
+    }),
+    201,
+    'register agent',
+  );
+  const state = options.state ?? 'pending';
+  if (state !== 'pending') {
+    agent = expectStatus(
+      await t.call('POST', `/v1/agents/${agent.id}/activate`, { key: adminKey, body: {} }),
+      200,
+      'activate',
+    );
+  }
+  if (state === 'suspended') {
+    agent = expectStatus(
+      await t.call('POST', `/v1/agents/${agent.id}/suspend`, { key: adminKey, body: { reason: 'test' } }),
+      200,
+      'suspend',
+    );
+  }
+  return agent;
+}
+
+/** Every item of a list endpoint, following `nextCursor` (at most `maxPages` pages). */
+export async function listAll(t: TestApp, key: string, url: string, maxPages = 100): Promise<any[]> {
+  const items: any[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < maxPages; page++) {
+    const body = expectStatus(
+      await t.call('GET', withQuery(url, { limit: 200, cursor }), { key }),
+      200,
+      `list ${url}`,
+    );
+    items.push(...body.items);
+    if (!body.nextCursor) return items;
+    cursor = body.nextCursor;
+  }
+  throw new Error(`${url}: more than ${maxPages} pages`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots
+
+/** Deep copy without any `lastUsedAt` / `last_used_at` member (the one field a read may change). */
+export function withoutLastUsed<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value), (key, v) =>
+    key === 'lastUsedAt' || key === 'last_used_at' ? undefined : v,
+  );
+}
+
+/** What an org's admin sees through the API. */
+export async function snapshotViaApi(t: TestApp, key: string) {
+  return withoutLastUsed({
+    agents: await listAll(t, key, '/v1/agents'),
+    users: await listAll(t, key, '/v1/users'),
+    apiKeys: await listAll(t, key, '/v1/api-keys'),
+    audit: await listAll(t, key, '/v1/audit/events'),
+  });
+}
+
+/**
+ * The raw rows of one org in every table of the SQLite file that has an `org_id` column (plus its
+ * `orgs` row), read on a separate read-only connection. New tables are picked up automatically.
+ */
+export function snapshotRows(dbFile: string, orgId: string): Record<string, unknown[]> {
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+        name: string;
+      }[]
+    )
+      .map((r) => r.name)
+      .filter((name) => !name.startsWith('sqlite_'));
+    const out: Record<string, unknown[]> = {};
+    for (const table of tables) {
+      const columns = (db.prepare(`PRAGMA table_info("${table}")`).all() as { name: string }[]).map(
+        (c) => c.name,
+      );
+      if (table === 'orgs') {
+        out[table] = db.prepare('SELECT * FROM orgs WHERE id = ?').all(orgId);
+      } else if (columns.includes('org_id')) {
+        out[table] = db.prepare(`SELECT * FROM "${table}" WHERE org_id = ? ORDER BY rowid`).all(orgId);
+      }
+    }
+    return withoutLastUsed(out);
+  } finally {
+    db.close();
+  }
+}
+
+/** A short description of where two JSON values first differ (for findings). */
+export function firstDifference(a: unknown, b: unknown, path = '$'): string | undefined {
+  if (isDeepStrictEqual(a, b)) return undefined;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    return `${path}: ${JSON.stringify(a)?.slice(0, 200)} → ${JSON.stringify(b)?.slice(0, 200)}`;
+  }
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) {
+    const diff = firstDifference((a as any)[key], (b as any)[key], `${path}.${key}`);
+    if (diff) return diff;
+  }
+  return `${path}: differs`;
+}
+
+/** Every `orgId` member anywhere in a JSON value. */
+export function orgIdsIn(value: unknown, found = new Set<string>(), depth = 0): Set<string> {
+  if (depth > 50 || value === null || typeof value !== 'object') return found;
+  for (const [key, v] of Object.entries(value)) {
+    if (key === 'orgId' && typeof v === 'string') found.add(v);
+    orgIdsIn(v, found, depth + 1);
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeded randomness and request generators
+
+/** mulberry32: small, seeded, reproducible. */
+export class Rng {
+  private state: number;
+  constructor(readonly seed: number) {
+    this.state = seed >>> 0;
+  }
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let x = this.state;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  }
+  int(min: number, max: number): number {
+    return min + Math.floor(this.next() * (max - min + 1));
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error('pick from an empty list');
+    return items[Math.floor(this.next() * items.length)] as T;
+  }
+  /** A random subset of `items` (each with probability 1/2), at least `min` long. */
+  subset<T>(items: readonly T[], min = 0): T[] {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const chosen = items.filter(() => this.chance(0.5));
+      if (chosen.length >= min) return chosen;
+    }
+    return items.slice(0, min);
+  }
+  /** Each member of `optional` kept with probability 1/2. */
+  maybe<T extends Record<string, unknown>>(optional: T): Partial<T> {
+    return Object.fromEntries(Object.entries(optional).filter(() => this.chance(0.5))) as Partial<T>;
+  }
+}
+
+/** The kinds of id a request can carry, by path-parameter name. */
+export type IdKind = 'agentId' | 'userId' | 'keyId' | 'kid' | 'seq' | 'orgId';
+const PREFIX_KIND: Record<string, IdKind> = { agt: 'agentId', usr: 'userId', key: 'keyId', org: 'orgId' };
+
+export interface Gen {
+  rng: Rng;
+  /** An id of this kind; the caller decides whose (another org's, one's own, or nobody's). */
+  id(kind: IdKind): string;
+  /** An ISO date-time `days` in the future of the app clock. */
+  future(days: number): string;
+}
+
+export interface RequestParts {
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+}
+
+const AGENT_STATUSES = ['pending', 'active', 'suspended', 'revoked', 'expired'];
+const randomBoundaries = (g: Gen) => ({
+  actions: g.rng.subset(['email.*', 'email.send', 'calendar.read', 'files.*'], 1),
+  resources: g.rng.subset(['mailbox:alice/*', 'calendar:team/*', 'drive:shared/*'], 1),
+  ...g.rng.maybe({
+    maxDataClass: g.rng.pick(['public', 'internal']),
+    maxCredentialTtlSeconds: g.rng.int(60, 86_400),
+  }),
+});
+const reason = (g: Gen) => g.rng.pick(['routine', 'security review', 'rotation']);
+
+/**
+ * Valid query and body for each org operation, with every id-shaped field taken from `g.id`.
+ * Bodies never carry another org's *names*, only ids, so an echo of a name in an answer is a leak.
+ */
+export const REQUEST_GENERATORS: Record<string, (g: Gen) => Promise<RequestParts>> = {
+  registerAgent: async (g) => ({
+    body: {
+      name: uniqueName('probe-agent'),
+      ownerId: g.id('userId'),
+      boundaries: randomBoundaries(g),
+      keys: [await publicJwk(g.rng.chance(0.5) ? 'EdDSA' : 'ES256')],
+      ...g.rng.maybe({
+        description: 'probe',
+        labels: ['probe'],
+        environments: ['staging'],
+        metadata: { probe: true },
+        expiresAt: g.future(g.rng.int(1, 300)),
+      }),
+    },
+  }),
+  listAgents: async (g) => ({
+    query: g.rng.maybe({
+      status: g.rng.pick(AGENT_STATUSES),
+      owner: g.id('userId'),
+      cursor: g.id('agentId'),
+      label: 'team-x',
+      environment: 'prod',
+      limit: String(g.rng.int(1, 200)),
+    }),
+  }),
+  getAgent: async () => ({}),
+  updateAgent: async (g) => ({
+    body: g.rng.maybe({
+      name: uniqueName('renamed'),
+      description: 'changed by probe',
+      labels: ['probe'],
+      metadata: { n: g.rng.int(0, 9) },
+      environments: ['dev'],
+      boundaries: randomBoundaries(g),
+    }),
+  }),
+  activateAgent: async (g) => ({ body: g.rng.maybe({ reason: reason(g) }) }),
+  suspendAgent: async (g) => ({ body: { reason: reason(g) } }),
+  resumeAgent: async (g) => ({ body: g.rng.maybe({ reason: reason(g) }) }),
+  revokeAgent: async (g) => ({ body: { reason: reason(g) } }),
+  renewAgent: async (g) => ({
+    body: g.rng.maybe({ reason: reason(g), expiresAt: g.future(g.rng.int(1, 300)) }),
+  }),
+  listAgentKeys: async () => ({}),
+  addAgentKey: async (g) => ({ body: { jwk: await publicJwk(g.rng.chance(0.5) ? 'EdDSA' : 'ES256') } }),
+  retireAgentKey: async (g) => ({ body: g.rng.maybe({ reason: reason(g) }) }),
+  transferAgent: async (g) => ({ body: { ownerId: g.id('userId'), reason: reason(g) } }),
+  createApiKey: async (g) => ({
+    body: {
+      name: uniqueName('probe-key'),
+      roles: g.rng.subset(ALL_ROLES, 1),
+      ...g.rng.maybe({ userId: g.id('userId'), expiresAt: g.future(g.rng.int(1, 30)) }),
+    },
+  }),
+  listApiKeys: async (g) => ({
+    query: g.rng.maybe({ cursor: g.id('keyId'), limit: String(g.rng.int(1, 200)) }),
+  }),
+  getApiKey: async () => ({}),
+  revokeApiKey: async (g) => ({ body: g.rng.maybe({ reason: reason(g) }) }),
+  createUser: async (g) => ({
+    body: {
+      displayName: uniqueName('probe-user'),
+      ...g.rng.maybe({ email: 'probe@example.test', roles: g.rng.subset(ALL_ROLES) }),
+      ...(g.rng.chance(0.3) ? { issuer: 'https://idp.example.test', subject: uniqueName('sub') } : {}),
+    },
+  }),
+  listUsers: async (g) => ({
+    query: g.rng.maybe({
+      status: g.rng.pick(['active', 'offboarded']),
+      kind: g.rng.pick(['local', 'oidc']),
+      cursor: g.id('userId'),
+    }),
+  }),
+  getUser: async () => ({}),
+  updateUser: async (g) => ({
+    body: g.rng.maybe({
+      displayName: uniqueName('renamed-user'),
+      email: 'changed@example.test',
+      roles: g.rng.subset(ALL_ROLES),
+    }),
+  }),
+  offboardUser: async (g) => ({ body: { reason: reason(g) } }),
+  listAuditEvents: async (g) => ({
+    query: g.rng.maybe({
+      type: g.rng.pick(['agent.registered', 'user.created', 'api_key.created']),
+      agent: g.id('agentId'),
+      user: g.id('userId'),
+      cursor: g.id('seq'),
+      since: new Date(Date.now() - 86_400_000).toISOString(),
+    }),
+  }),
+  getAuditEvent: async () => ({}),
+};
+
+/**
+ * Fallback for a route nobody wrote a generator for yet: a request derived from its zod schemas
+ * (through their JSON Schema), with id-shaped strings (`^usr_…`, `^agt_…`) taken from `g.id`.
+ * Good enough to put another org's ids in every id-shaped field of a new route.
+ */
+export async function requestFromSchemas(route: RouteSpec, g: Gen): Promise<RequestParts> {
+  const parts: RequestParts = {};
+  if (route.query) parts.query = sampleJson(toJsonSchema(route.query), g, 0) as Record<string, string>;
+  if (route.body) parts.body = sampleJson(toJsonSchema(route.body), g, 0);
+  return parts;
+}
+
+function toJsonSchema(schema: unknown): any {
+  return z.toJSONSchema(schema as z.ZodType, { io: 'input', unrepresentable: 'any' });
+}
+
+function sampleJson(schema: any, g: Gen, depth: number): unknown {
+  if (depth > 6 || !schema || typeof schema !== 'object') return undefined;
+  if (Array.isArray(schema.enum)) return g.rng.pick(schema.enum);
+  if (schema.const !== undefined) return schema.const;
+  const alternatives = schema.anyOf ?? schema.oneOf;
+  if (Array.isArray(alternatives)) return sampleJson(g.rng.pick(alternatives), g, depth + 1);
+  switch (schema.type) {
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      for (const [name, property] of Object.entries<any>(schema.properties ?? {})) {
+        if (schema.required?.includes(name) || g.rng.chance(0.5))
+          out[name] = sampleJson(property, g, depth + 1);
+      }
+      return out;
+    }
+    case 'array': {
+      const count = Math.max(schema.minItems ?? 0, Math.min(schema.maxItems ?? 2, 2));
+      return Array.from({ length: count }, () => sampleJson(schema.items, g, depth + 1));
+    }
+    case 'string': {
+      const idPrefix =
+        typeof schema.pattern === 'string' ? /^\^([a-z]+)_/.exec(schema.pattern)?.[1] : undefined;
+      const kind = idPrefix ? PREFIX_KIND[idPrefix] : undefined;
+      if (kind) return g.id(kind);
+      if (schema.format === 'email') return 'probe@example.test';
+      if (schema.format === 'date-time') return g.future(1);
+      if (schema.format === 'uri') return 'https://example.test';
+      return 'probe';
+    }
+    case 'integer':
+    case 'number':
+      return schema.minimum ?? 1;
+    case 'boolean':
+      return true;
+    default:
+      return undefined;
+  }
+}
+
+/** A well-formed id that names nothing. */
+export function nobodysId(kind: IdKind): string {
+  switch (kind) {
+    case 'agentId':
+      return newId('agent');
+    case 'userId':
+      return newId('user');
+    case 'keyId':
+      return newId('apiKey');
+    case 'orgId':
+      return newId('org');
+    case 'kid':
+      return 'A'.repeat(43);
+    case 'seq':
+      return '999999';
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The two kinds of principal stay apart: org keys (even admin, even holding every role) never
+ * reach platform routes, the platform key never acts inside an org, and only three routes answer
+ * without a credential. Routes are enumerated from the route table, and the table is checked
+ * against what Fastify actually serves, so a route added outside it would fail here too.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { startTestApp } from '../harness.js';
+import {
+  ALL_ROLES,
+  createKey,
+  createOrg,
+  fillUrl,
+  type Gen,
+  type IdKind,
+  nobodysId,
+  pathParamsOf,
+  REQUEST_GENERATORS,
+  Rng,
+  requestFromSchemas,
+  routeName,
+  withQuery,
+} from './helpers.js';
+
+const t = await startTestApp();
+afterAll(async () => t.close());
+
+const other = await createOrg(t, 'other org');
+const allRoles = (await createKey(t, t.adminKey, ALL_ROLES)).secret;
+const orgRoutes = t.routes.filter((route) => route.auth === 'org');
+const platformRoutes = t.routes.filter((route) => route.auth === 'platform');
+const openRoutes = t.routes.filter((route) => route.auth === 'none');
+
+const gen: Gen = {
+  rng: new Rng(7),
+  id: (kind: IdKind) => (kind === 'orgId' ? other.orgId : nobodysId(kind)),
+  future: (days) => new Date(t.clock.now().getTime() + days * 86_400_000).toISOString(),
+};
+
+/** A well-formed request for `route`: path ids, query and body as the route expects them. */
+async function request(route: (typeof t.routes)[number], key: string | undefined) {
+  const params = Object.fromEntries(pathParamsOf(route.url).map((name) => [name, gen.id(name as IdKind)]));
+  const generator = REQUEST_GENERATORS[route.operationId];
+  const parts =
+    route.auth === 'platform'
+      ? { body: route.body ? { name: 'renamed by an org key' } : undefined }
+      : generator
+        ? await generator(gen)
+        : await requestFromSchemas(route, gen);
+  const url = withQuery(fillUrl(route.url, params), 'query' in parts ? parts.query : undefined);
+  return t.call(route.method, url, { key, body: route.body ? (parts.body ?? {}) : undefined });
+}
+
+/** `printRoutes` tree → "METHOD /full/path" for every route Fastify serves (HEAD left out). */
+function servedRoutes(): string[] {
+  const served: string[] = [];
+  const stack: string[] = [];
+  for (const line of t.app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const match = /^([│├└─\s]*?)([├└]── )(\S+)(?: \(([^)]*)\))?$/.exec(line);
+    if (!match) continue;
+    const depth = ((match[1] as string).length + 4) / 4;
+    stack.length = depth - 1;
+    const full = `${stack.join('')}${match[3]}`;
+    stack.push(match[3] as string);
+    for (const method of (match[4] ?? '').split(',').map((m) => m.trim())) {
+      if (method && method !== 'HEAD') served.push(`${method} ${full}`);
+    }
+  }
+  return served.sort();
+}
+
+describe('the route table is what is served', () => {
+  it('Fastify serves exactly the routes of the table (so enumerating the table covers every endpoint)', () => {
+    const served = servedRoutes();
+    expect(served.length).toBeGreaterThan(20);
+    expect(served).toEqual(t.routes.map(routeName).sort());
+  });
+
+  it('routes without authentication are exactly /healthz, /readyz and /openapi.json', () => {
+    expect(openRoutes.map(routeName).sort()).toEqual(['GET /healthz', 'GET /openapi.json', 'GET /readyz']);
+    expect(platformRoutes.length).toBeGreaterThanOrEqual(4);
+    expect(orgRoutes.length).toBeGreaterThanOrEqual(24);
+    expect(t.routes.every((route) => ['org', 'platform', 'none'].includes(route.auth))).toBe(true);
+  });
+
+  it.each(openRoutes.map((route) => [routeName(route), route] as const))(
+    '%s answers without a credential',
+    async (_n, route) => {
+      expect((await t.call(route.method, route.url)).status).toBe(200);
+    },
+  );
+
+  it.each([...orgRoutes, ...platformRoutes].map((route) => [routeName(route), route] as const))(
+    '%s answers 401 without a credential, and with a garbage one',
+    async (_n, route) => {
+      for (const key of [undefined, 'garbage']) {
+        const response = await request(route, key);
+        expect([response.status, response.body?.error?.code], response.text).toEqual([401, 'unauthorized']);
+      }
+    },
+  );
+
+  it('the OpenAPI document asks for a bearer credential on exactly the authenticated routes', async () => {
+    const document = (await t.call('GET', '/openapi.json')).body;
+    for (const route of t.routes) {
+      const operation =
+        document.paths[route.url.replace(/:([A-Za-z]+)/g, '{$1}')]?.[route.method.toLowerCase()];
+      // (Earlier builds left /openapi.json itself out of the document.)
+      if (route.url === '/openapi.json' && operation === undefined) continue;
+      expect(operation, routeName(route)).toBeDefined();
+      expect(Boolean(operation.security), routeName(route)).toBe(route.auth !== 'none');
+    }
+  });
+});
+
+describe('org keys never reach platform routes', () => {
+  const cases = platformRoutes.flatMap((route) => [
+    [`${routeName(route)} with the org admin key`, route, 'admin'] as const,
+    [`${routeName(route)} with an org key holding every role`, route, 'all'] as const,
+  ]);
+
+  it.each(cases)('%s → 403 forbidden', async (_n, route, which) => {
+    const key = which === 'admin' ? t.adminKey : allRoles;
+    const response = await request(route, key);
+    expect([response.status, response.body?.error?.code], response.text).toEqual([403, 'forbidden']);
+  });
+
+  it('nothing changed on the platform side: orgs are as they were', async () => {
+    const orgs = (await t.call('GET', '/v1/orgs?limit=200', { key: t.platformKey })).body.items;
+    expect(orgs.map((o: any) => o.name).sort()).toEqual(['default', 'other org']);
+  });
+});
+
+describe('the platform key never acts inside an org', () => {
+  it.each(orgRoutes.map((route) => [routeName(route), route] as const))(
+    '%s → 403 forbidden',
+    async (_n, route) => {
+      const response = await request(route, t.platformKey);
+      expect([response.status, response.body?.error?.code], response.text).toEqual([403, 'forbidden']);
+    },
+  );
+
+  it("the default org's state did not change", async () => {
+    const events = (await t.call('GET', '/v1/audit/events?limit=200', { key: t.adminKey })).body.items;
+    // org.created, its admin key, and the all-roles key created above: nothing from the platform key.
+    expect(events.map((e: any) => e.type)).toEqual(['org.created', 'api_key.created', 'api_key.created']);
+  });
+});

@@ -1,0 +1,306 @@
+/**
+ * Who may call what inside an org. The expected table below is written here, by hand, from the
+ * product's rules; it deliberately does not import PERMISSIONS from src (a test that read the
+ * table it checks would pass whatever the table said).
+ *
+ * For every org route (taken from the route table: a new route without an expectation fails)
+ * and every role, a key holding only that role calls the route on fresh objects: 403 `forbidden`
+ * when the role may not, a success when it may.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { boundaries, publicJwk, startTestApp } from '../harness.js';
+import {
+  ALL_ROLES,
+  createAgent,
+  createKey,
+  createUser,
+  fillUrl,
+  nobodysId,
+  pathParamsOf,
+  type Role,
+  routeName,
+  uniqueName,
+  withQuery,
+} from './helpers.js';
+
+const READERS: Role[] = ['admin', 'operator', 'approver', 'auditor'];
+const WRITERS: Role[] = ['admin', 'operator'];
+const ADMIN: Role[] = ['admin'];
+const AUDIT: Role[] = ['admin', 'auditor'];
+
+/** Our own statement of the rules: route (or route#variant) → roles allowed. pep: nothing here. */
+const EXPECTED: Record<string, Role[]> = {
+  'POST /v1/agents': WRITERS,
+  'GET /v1/agents': READERS,
+  'GET /v1/agents/:agentId': READERS,
+  'PATCH /v1/agents/:agentId': WRITERS,
+  'PATCH /v1/agents/:agentId#boundaries': ADMIN,
+  'POST /v1/agents/:agentId/activate': ADMIN, // or an operator acting for the agent's owner (below)
+  'POST /v1/agents/:agentId/suspend': WRITERS,
+  'POST /v1/agents/:agentId/resume': WRITERS,
+  'POST /v1/agents/:agentId/revoke': ADMIN, // or an operator acting for the agent's owner (below)
+  'POST /v1/agents/:agentId/renew': WRITERS,
+  'GET /v1/agents/:agentId/keys': READERS,
+  'POST /v1/agents/:agentId/keys': ADMIN, // or an operator acting for the agent's owner (below)
+  'POST /v1/agents/:agentId/keys/:kid/retire': WRITERS,
+  'POST /v1/agents/:agentId/transfer': ADMIN,
+  'POST /v1/users': ADMIN,
+  'GET /v1/users': READERS,
+  'GET /v1/users/:userId': READERS,
+  'PATCH /v1/users/:userId': ADMIN,
+  'POST /v1/users/:userId/offboard': ADMIN,
+  'POST /v1/api-keys': ADMIN,
+  'GET /v1/api-keys': ADMIN,
+  'GET /v1/api-keys/:keyId': ADMIN,
+  'POST /v1/api-keys/:keyId/revoke': ADMIN,
+  'GET /v1/audit/events': AUDIT,
+  'GET /v1/audit/events/:seq': AUDIT,
+};
+
+/** Routes where the agent's owner, acting through an operator key bound to them, may also. */
+const OWNER_MAY = new Set([
+  'POST /v1/agents/:agentId/activate',
+  'POST /v1/agents/:agentId/revoke',
+  'POST /v1/agents/:agentId/keys',
+]);
+
+// The app is started while the file is collected, so that one test per route × role can be listed.
+const t = await startTestApp();
+afterAll(async () => t.close());
+
+const admin = t.adminKey;
+const owner = await createUser(t, admin, { displayName: 'owner' });
+const stranger = await createUser(t, admin, { displayName: 'stranger' });
+const roleKey = Object.fromEntries(
+  await Promise.all(
+    ALL_ROLES.map(async (role) => [role, (await createKey(t, admin, [role])).secret] as const),
+  ),
+) as Record<Role, string>;
+
+interface Request {
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  body?: unknown;
+}
+
+const agentIn = (state: 'pending' | 'active' | 'suspended', keyCount = 1) =>
+  createAgent(t, admin, owner.id, { state, keyCount });
+
+/** Fresh objects for one call, so that an allowed call can succeed (not a 409 from earlier calls). */
+const FIXTURES: Record<string, () => Promise<Request>> = {
+  'POST /v1/agents': async () => ({
+    body: { name: uniqueName('agent'), ownerId: owner.id, boundaries, keys: [await publicJwk()] },
+  }),
+  'GET /v1/agents': async () => ({}),
+  'GET /v1/agents/:agentId': async () => ({ params: { agentId: (await agentIn('active')).id } }),
+  'PATCH /v1/agents/:agentId': async () => ({
+    params: { agentId: (await agentIn('active')).id },
+    body: { description: 'changed', labels: ['x'] },
+  }),
+  'PATCH /v1/agents/:agentId#boundaries': async () => ({
+    params: { agentId: (await agentIn('active')).id },
+    body: { boundaries: { actions: ['email.send'], resources: ['mailbox:alice/inbox'] } },
+  }),
+  'POST /v1/agents/:agentId/activate': async () => ({
+    params: { agentId: (await agentIn('pending')).id },
+    body: {},
+  }),
+  'POST /v1/agents/:agentId/suspend': async () => ({
+    params: { agentId: (await agentIn('active')).id },
+    body: { reason: 'test' },
+  }),
+  'POST /v1/agents/:agentId/resume': async () => ({
+    params: { agentId: (await agentIn('suspended')).id },
+    body: {},
+  }),
+  'POST /v1/agents/:agentId/revoke': async () => ({
+    params: { agentId: (await agentIn('active')).id },
+    body: { reason: 'test' },
+  }),
+  'POST /v1/agents/:agentId/renew': async () => ({
+    params: { agentId: (await agentIn('active')).id },
+    body: {},
+  }),
+  'GET /v1/agents/:agentId/keys': async () => ({ params: { agentId: (await agentIn('active')).id } }),
+  'POST /v1/agents/:agentId/keys': async () => ({
+    params: { agentId: (await agentIn('active')).id },
+    body: { jwk: await publicJwk('ES256') },
+  }),
+  'POST /v1/agents/:agentId/keys/:kid/retire': async () => {
+    const agent = await agentIn('active', 2);
+    return { params: { agentId: agent.id, kid: agent.keys[1].kid }, body: {} };
+  },
+  'POST /v1/agents/:agentId/transfer': async () => ({
+    params: { agentId: (await agentIn('active')).id },
+    body: { ownerId: stranger.id, reason: 'reorg' },
+  }),
+  'POST /v1/users': async () => ({ body: { displayName: uniqueName('user') } }),
+  'GET /v1/users': async () => ({}),
+  'GET /v1/users/:userId': async () => ({ params: { userId: owner.id } }),
+  'PATCH /v1/users/:userId': async () => ({
+    params: { userId: (await createUser(t, admin, { displayName: 'to change' })).id },
+    body: { displayName: 'changed' },
+  }),
+  'POST /v1/users/:userId/offboard': async () => ({
+    params: { userId: (await createUser(t, admin, { displayName: 'leaver' })).id },
+    body: { reason: 'left' },
+  }),
+  'POST /v1/api-keys': async () => ({ body: { name: 'new key', roles: ['auditor'] } }),
+  'GET /v1/api-keys': async () => ({}),
+  'GET /v1/api-keys/:keyId': async () => ({ params: { keyId: (await createKey(t, admin, ['pep'])).id } }),
+  'POST /v1/api-keys/:keyId/revoke': async () => ({
+    params: { keyId: (await createKey(t, admin, ['pep'])).id },
+    body: {},
+  }),
+  'GET /v1/audit/events': async () => ({}),
+  'GET /v1/audit/events/:seq': async () => ({ params: { seq: '0' } }),
+};
+
+const orgRoutes = t.routes.filter((route) => route.auth === 'org');
+const routeFor = (name: string) => orgRoutes.find((route) => routeName(route) === name.split('#')[0]);
+const cases = [...orgRoutes.map(routeName), ...Object.keys(EXPECTED).filter((name) => name.includes('#'))];
+
+async function call(name: string, key: string, request: Request) {
+  const route = routeFor(name);
+  if (!route) throw new Error(`no route ${name}`);
+  const url = withQuery(fillUrl(route.url, request.params ?? {}), request.query);
+  return t.call(route.method, url, { key, body: route.body ? (request.body ?? {}) : undefined });
+}
+
+describe('the expected table covers the route table', () => {
+  it('every org route has an expectation and a fixture, and every expectation a route', () => {
+    expect(orgRoutes.map(routeName).filter((name) => !EXPECTED[name] || !FIXTURES[name])).toEqual([]);
+    expect(Object.keys(EXPECTED).filter((name) => !routeFor(name))).toEqual([]);
+    expect(orgRoutes.length).toBeGreaterThanOrEqual(24);
+  });
+});
+
+describe.each(cases)('%s', (name) => {
+  const allowed = EXPECTED[name] ?? [];
+  it.each(ALL_ROLES.map((role) => [role, allowed.includes(role)] as const))(
+    'as %s: allowed = %s',
+    async (role, may) => {
+      const fixture = FIXTURES[name];
+      if (!fixture || !EXPECTED[name])
+        throw new Error(`${name}: no expectation or fixture; add them to this file`);
+      const response = await call(name, roleKey[role], await fixture());
+      if (may) {
+        expect(response.status, response.text).toBeGreaterThanOrEqual(200);
+        expect(response.status, response.text).toBeLessThan(300);
+      } else {
+        expect([response.status, response.body?.error?.code], response.text).toEqual([403, 'forbidden']);
+      }
+    },
+  );
+
+  // A role that may not act learns nothing either: ids that name nothing still get 403, not 404.
+  const forbidden = ALL_ROLES.filter(
+    (role) => !allowed.includes(role) && !(OWNER_MAY.has(name) && role === 'operator'),
+  );
+  const route = routeFor(name);
+  if (route && pathParamsOf(route.url).length > 0 && forbidden.length > 0) {
+    it.each(forbidden)('as %s on ids that name nothing: 403, not 404', async (role) => {
+      const fixture = FIXTURES[name];
+      if (!fixture) throw new Error(`${name}: no fixture`);
+      const request = await fixture();
+      const params = Object.fromEntries(
+        pathParamsOf(route.url).map((param) => [
+          param,
+          nobodysId(param === 'seq' ? 'seq' : (param as 'agentId' | 'userId' | 'keyId' | 'kid')),
+        ]),
+      );
+      const response = await call(name, roleKey[role], { ...request, params });
+      expect([response.status, response.body?.error?.code], response.text).toEqual([403, 'forbidden']);
+    });
+  }
+});
+
+describe('owner rules: activate and revoke', () => {
+  const boundKey = async (roles: Role[], userId: string) =>
+    (await createKey(t, admin, roles, { userId })).secret;
+
+  it('an operator key bound to the owner may add a key; one bound to another user may not', async () => {
+    const agent = await agentIn('active');
+    const mine = await t.call('POST', `/v1/agents/${agent.id}/keys`, {
+      key: await boundKey(['operator'], owner.id),
+      body: { jwk: await publicJwk() },
+    });
+    expect(mine.status, mine.text).toBe(201);
+    const theirs = await t.call('POST', `/v1/agents/${agent.id}/keys`, {
+      key: await boundKey(['operator'], stranger.id),
+      body: { jwk: await publicJwk() },
+    });
+    expect([theirs.status, theirs.body?.error?.code], theirs.text).toEqual([403, 'forbidden']);
+    const after = await t.call('GET', `/v1/agents/${agent.id}/keys`, { key: admin });
+    expect(after.body.items).toHaveLength(agent.keys.length + 1);
+  });
+
+  it.each(['activate', 'revoke'] as const)('an operator key bound to the owner may %s', async (command) => {
+    const key = await boundKey(['operator'], owner.id);
+    const agent = await agentIn(command === 'activate' ? 'pending' : 'active');
+    const response = await t.call('POST', `/v1/agents/${agent.id}/${command}`, {
+      key,
+      body: command === 'revoke' ? { reason: 'mine' } : {},
+    });
+    expect(response.status, response.text).toBe(200);
+    expect(response.body.status).toBe(command === 'activate' ? 'active' : 'revoked');
+  });
+
+  it.each(['activate', 'revoke'] as const)(
+    'an operator key bound to another user may not %s',
+    async (command) => {
+      const key = await boundKey(['operator'], stranger.id);
+      const agent = await agentIn(command === 'activate' ? 'pending' : 'active');
+      const response = await t.call('POST', `/v1/agents/${agent.id}/${command}`, {
+        key,
+        body: command === 'revoke' ? { reason: 'not mine' } : {},
+      });
+      expect([response.status, response.body?.error?.code], response.text).toEqual([403, 'forbidden']);
+      const after = await t.call('GET', `/v1/agents/${agent.id}`, { key: admin });
+      expect(after.body.status).toBe(command === 'activate' ? 'pending' : 'active');
+    },
+  );
+
+  it.each(['approver', 'auditor', 'pep'] as const)(
+    'ownership does not lift a %s key above its role: activate and revoke are 403',
+    async (role) => {
+      const key = await boundKey([role], owner.id);
+      const pending = await agentIn('pending');
+      const activate = await t.call('POST', `/v1/agents/${pending.id}/activate`, { key, body: {} });
+      expect([activate.status, activate.body?.error?.code], activate.text).toEqual([403, 'forbidden']);
+      const active = await agentIn('active');
+      const revoke = await t.call('POST', `/v1/agents/${active.id}/revoke`, { key, body: { reason: 'x' } });
+      expect([revoke.status, revoke.body?.error?.code], revoke.text).toEqual([403, 'forbidden']);
+    },
+  );
+
+  it('ownership gives an operator nothing beyond activate and revoke (transfer, boundaries stay admin-only)', async () => {
+    const key = await boundKey(['operator'], owner.id);
+    const agent = await agentIn('active');
+    const transfer = await t.call('POST', `/v1/agents/${agent.id}/transfer`, {
+      key,
+      body: { ownerId: stranger.id, reason: 'give away' },
+    });
+    expect([transfer.status, transfer.body?.error?.code], transfer.text).toEqual([403, 'forbidden']);
+    const widen = await t.call('PATCH', `/v1/agents/${agent.id}`, {
+      key,
+      body: { boundaries: { actions: ['*'], resources: ['*'] } },
+    });
+    expect([widen.status, widen.body?.error?.code], widen.text).toEqual([403, 'forbidden']);
+  });
+
+  it("a key's roles are its own: a key bound to a user with role admin is still only what the key says", async () => {
+    const boss = await createUser(t, admin, { displayName: 'boss', roles: ['admin'] });
+    const key = await boundKey(['auditor'], boss.id);
+    const response = await t.call('POST', '/v1/users', { key, body: { displayName: 'x' } });
+    expect([response.status, response.body?.error?.code], response.text).toEqual([403, 'forbidden']);
+  });
+
+  it('a key with several roles has the union of them, and no more', async () => {
+    const key = (await createKey(t, admin, ['approver', 'auditor'])).secret;
+    expect((await t.call('GET', '/v1/audit/events', { key })).status).toBe(200);
+    expect((await t.call('GET', '/v1/agents', { key })).status).toBe(200);
+    const write = await t.call('POST', '/v1/users', { key, body: { displayName: 'x' } });
+    expect([write.status, write.body?.error?.code]).toEqual([403, 'forbidden']);
+  });
+});
