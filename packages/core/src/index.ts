@@ -6,6 +6,7 @@ export * from './bytes.js';
 export * from './canonical-json.js';
 export * from './data-class.js';
 export * from './ids.js';
+export * from './merkle/append.js';
 export * from './merkle/frontier.js';
 export * from './merkle/hash.js';
 export * from './merkle/prove.js';

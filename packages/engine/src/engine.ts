@@ -1,5 +1,9 @@
 import { StoreAuditLog } from './audit/audit-log.js';
 import { AuditReader } from './audit/audit-reader.js';
+import { CheckpointService } from './audit/checkpoints.js';
+import { AuditExplainer } from './audit/explain.js';
+import { LogSigningKey } from './audit/log-key.js';
+import { AuditProofService } from './audit/proofs.js';
 import type { EngineContext } from './context.js';
 import { type Clock, systemClock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
@@ -15,10 +19,28 @@ export interface Engine extends EngineContext {
   apiKeys: ApiKeyService;
   agents: AgentService;
   auditReader: AuditReader;
+  checkpoints: CheckpointService;
+  proofs: AuditProofService;
+  explainer: AuditExplainer;
 }
 
-export function createEngine(store: Store, clock: Clock = systemClock): Engine {
+export interface EngineOptions {
+  clock?: Clock;
+  /** The audit log's signing key (default: a throwaway key, for tests). */
+  logKey?: LogSigningKey;
+  /** Checkpoint origins are `<prefix>/<org id>` (default `mandate`). */
+  logOriginPrefix?: string;
+}
+
+export function createEngine(store: Store, options: EngineOptions | Clock = {}): Engine {
+  const {
+    clock = systemClock,
+    logKey = LogSigningKey.generate(),
+    logOriginPrefix,
+  } = 'now' in options ? { clock: options } : options;
   const ctx: EngineContext = { store, clock, audit: new StoreAuditLog(clock) };
+  const checkpoints = new CheckpointService(ctx, logKey, logOriginPrefix);
+  const proofs = new AuditProofService(ctx, checkpoints);
   return {
     ...ctx,
     orgs: new OrgService(ctx),
@@ -26,5 +48,8 @@ export function createEngine(store: Store, clock: Clock = systemClock): Engine {
     apiKeys: new ApiKeyService(ctx),
     agents: new AgentService(ctx),
     auditReader: new AuditReader(ctx),
+    checkpoints,
+    proofs,
+    explainer: new AuditExplainer(ctx, proofs),
   };
 }

@@ -61,6 +61,8 @@ export interface AuditFilter {
   userId?: string;
   delegationId?: string;
   decisionId?: string;
+  /** The id of the object the record is about. */
+  targetId?: string;
   /** Inclusive ISO-8601 bounds. */
   since?: string;
   until?: string;
@@ -86,6 +88,24 @@ export interface OrgReader {
   getAuditCanonical(seq: number): Promise<string | undefined>;
   listAuditRecords(filter: AuditFilter, page: PageRequest): Promise<Page<AuditRecord>>;
   auditLogSize(): Promise<number>;
+  /** Canonical records with seq in [from, from + limit), never beyond the log's size. */
+  listAuditCanonical(from: number, limit: number): Promise<Array<{ seq: number; canonical: string }>>;
+  /** The root of the complete subtree (level, index), if that subtree is complete. */
+  getMerkleNode(level: number, index: number): Promise<Uint8Array | undefined>;
+  /** Stored leaf hashes for seq in [from, from + limit). */
+  listLeafHashes(from: number, limit: number): Promise<Uint8Array[]>;
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
+  getCheckpoint(size: number): Promise<StoredCheckpoint | undefined>;
+  /** Checkpoints with size > after, ascending. */
+  listCheckpoints(page: PageRequest): Promise<Page<StoredCheckpoint>>;
+}
+
+export interface StoredCheckpoint {
+  size: number;
+  root: Uint8Array;
+  /** The signed note, exactly as served. */
+  note: string;
+  signedAt: string;
 }
 
 /**
@@ -102,8 +122,13 @@ export interface OrgTransaction extends OrgReader {
   updateUser(user: User, expectedVersion: number): Promise<void>;
   insertApiKey(key: ApiKey): Promise<void>;
   updateApiKey(key: ApiKey, expectedVersion: number): Promise<void>;
-  /** Appends a record with the next sequence number of this org's log. */
+  /**
+   * Appends a record with the next sequence number of this org's log, and its Merkle leaf and
+   * every subtree root it completes, in this same transaction.
+   */
   appendAudit(event: AuditEventInput, time: string): Promise<AuditRecord>;
+  /** Throws DuplicateError if a checkpoint of this size exists. */
+  insertCheckpoint(checkpoint: StoredCheckpoint): Promise<void>;
 }
 
 export interface OrgStore extends OrgReader {

@@ -32,6 +32,12 @@ export const configSchema = z
     expirySweepMs: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
     groupCommitMaxBatch: z.coerce.number().int().min(1).max(10_000).default(256),
     groupCommitMaxWaitMs: z.coerce.number().int().min(0).max(1000).default(0),
+    checkpointIntervalMs: z.coerce.number().int().min(100).max(3_600_000).default(1000),
+    logOrigin: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'letters, digits and . _ / - only')
+      .max(200)
+      .default('mandate'),
     oidc: z.array(oidcIssuer).default([]),
   })
   .superRefine((config, ctx) => {
@@ -68,6 +74,8 @@ export const ENV_KEYS: Record<string, keyof MandateConfig> = {
   MANDATE_EXPIRY_SWEEP_MS: 'expirySweepMs',
   MANDATE_GROUP_COMMIT_MAX_BATCH: 'groupCommitMaxBatch',
   MANDATE_GROUP_COMMIT_MAX_WAIT_MS: 'groupCommitMaxWaitMs',
+  MANDATE_CHECKPOINT_INTERVAL_MS: 'checkpointIntervalMs',
+  MANDATE_LOG_ORIGIN: 'logOrigin',
 };
 
 /** Variables that are not server settings but are ours (the CLI's, the config file's path). */

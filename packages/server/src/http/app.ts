@@ -14,7 +14,7 @@ import { toHttpError } from './http-errors.js';
 import type { RouteSpec } from './route.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
-import { auditRoutes } from './routes/audit.js';
+import { auditLogRoutes, auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { openApiDocument } from './routes/openapi.js';
 import { orgRoutes } from './routes/orgs.js';
@@ -37,6 +37,7 @@ export function routeTable(deps: AppDeps): RouteSpec[] {
     ...apiKeyRoutes(deps),
     ...agentRoutes(deps),
     ...auditRoutes(deps),
+    ...auditLogRoutes(deps),
   ];
   let document: Record<string, unknown> | undefined;
   routes.push({

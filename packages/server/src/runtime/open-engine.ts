@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createEngine, type Engine, SqliteStore } from '@mandate/engine';
+import { createEngine, type Engine, LogSigningKey, SqliteStore } from '@mandate/engine';
 import type { MandateConfig } from '../config/schema.js';
 
 /** Opens the configured store (SQLite under `dataDir`) and the engine over it. */
@@ -13,5 +13,11 @@ export function openEngine(config: MandateConfig): { engine: Engine; dataDir: st
     clock: { now: () => new Date() },
     writeQueue: { maxBatch: config.groupCommitMaxBatch, maxWaitMs: config.groupCommitMaxWaitMs },
   });
-  return { engine: createEngine(store), dataDir, file };
+  try {
+    const logKey = LogSigningKey.loadOrCreate(path.join(dataDir, 'log-signing-key'));
+    return { engine: createEngine(store, { logKey, logOriginPrefix: config.logOrigin }), dataDir, file };
+  } catch (error) {
+    void store.close();
+    throw error;
+  }
 }

@@ -56,6 +56,11 @@ export async function startServer(
 
     const sweep = setInterval(() => void sweepExpiries(engine, logger), config.expirySweepMs);
     sweep.unref();
+    const checkpointTimer = setInterval(
+      () => void signCheckpoints(engine, logger),
+      config.checkpointIntervalMs,
+    );
+    checkpointTimer.unref();
     void sweepExpiries(engine, logger);
     return {
       app,
@@ -65,6 +70,7 @@ export async function startServer(
       generatedAdminKey,
       close: async () => {
         clearInterval(sweep);
+        clearInterval(checkpointTimer);
         await app.close();
         await engine.store.close();
       },
@@ -75,16 +81,29 @@ export async function startServer(
   }
 }
 
+/** Signs a checkpoint of every org's log that grew since its last one. */
+async function signCheckpoints(engine: Engine, logger: pino.Logger): Promise<void> {
+  try {
+    await forEachOrg(engine, (orgId) => engine.checkpoints.signIfGrown(orgId));
+  } catch (error) {
+    logger.error({ err: error }, 'checkpoint signing failed');
+  }
+}
+
+async function forEachOrg(engine: Engine, work: (orgId: string) => Promise<unknown>): Promise<void> {
+  let after: string | undefined;
+  for (let pages = 0; pages < 10_000; pages++) {
+    const page = await engine.store.platform.listOrgs({ limit: 200, after });
+    for (const org of page.items) await work(org.id);
+    if (!page.nextCursor) return;
+    after = page.nextCursor;
+  }
+}
+
 /** Records, once, the expiry of every agent whose expiry passed (see AgentService.recordExpiries). */
 async function sweepExpiries(engine: Engine, logger: pino.Logger): Promise<void> {
   try {
-    let after: string | undefined;
-    for (let pages = 0; pages < 10_000; pages++) {
-      const page = await engine.store.platform.listOrgs({ limit: 200, after });
-      for (const org of page.items) await engine.agents.recordExpiries(org.id);
-      if (!page.nextCursor) return;
-      after = page.nextCursor;
-    }
+    await forEachOrg(engine, (orgId) => engine.agents.recordExpiries(orgId));
   } catch (error) {
     logger.error({ err: error }, 'expiry sweep failed');
   }

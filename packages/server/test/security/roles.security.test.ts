@@ -55,6 +55,15 @@ const EXPECTED: Record<string, Role[]> = {
   'POST /v1/api-keys/:keyId/revoke': ADMIN,
   'GET /v1/audit/events': AUDIT,
   'GET /v1/audit/events/:seq': AUDIT,
+  'GET /v1/audit/checkpoint': AUDIT,
+  'POST /v1/audit/checkpoint': AUDIT,
+  'GET /v1/audit/verifier-key': AUDIT,
+  'GET /v1/audit/checkpoints': AUDIT,
+  'GET /v1/audit/events/:seq/proof': AUDIT,
+  'GET /v1/audit/consistency': AUDIT,
+  'GET /v1/audit/leaves': AUDIT,
+  'GET /v1/audit/export': AUDIT,
+  'GET /v1/audit/explain/:seq': AUDIT,
 };
 
 /** Routes where the agent's owner, acting through an operator key bound to them, may also. */
@@ -154,6 +163,15 @@ const FIXTURES: Record<string, () => Promise<Request>> = {
   }),
   'GET /v1/audit/events': async () => ({}),
   'GET /v1/audit/events/:seq': async () => ({ params: { seq: '0' } }),
+  'GET /v1/audit/checkpoint': async () => ({}),
+  'POST /v1/audit/checkpoint': async () => ({}),
+  'GET /v1/audit/verifier-key': async () => ({}),
+  'GET /v1/audit/checkpoints': async () => ({}),
+  'GET /v1/audit/events/:seq/proof': async () => ({ params: { seq: '0' } }),
+  'GET /v1/audit/consistency': async () => ({ query: { from: '1' } }),
+  'GET /v1/audit/leaves': async () => ({}),
+  'GET /v1/audit/export': async () => ({ query: { format: 'jsonl' } }),
+  'GET /v1/audit/explain/:seq': async () => ({ params: { seq: '1' } }),
 };
 
 const orgRoutes = t.routes.filter((route) => route.auth === 'org');

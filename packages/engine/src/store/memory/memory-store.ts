@@ -1,4 +1,12 @@
-import { type AuditEventInput, type AuditRecord, canonicalize, effectiveAgentStatus } from '@mandate/core';
+import {
+  type AuditEventInput,
+  type AuditRecord,
+  canonicalize,
+  effectiveAgentStatus,
+  leafHash,
+  nodesCompletedBy,
+  utf8,
+} from '@mandate/core';
 import type { Agent, ApiKey, Org, PlatformKey, User } from '../../ports/records.js';
 import {
   type AgentFilter,
@@ -12,6 +20,7 @@ import {
   type PageRequest,
   type PlatformStore,
   type Store,
+  type StoredCheckpoint,
   type UserFilter,
 } from '../../ports/store.js';
 
@@ -25,6 +34,10 @@ interface State {
   agents: Map<string, Agent>;
   /** Canonical audit records per org, index = seq. */
   audit: Map<string, string[]>;
+  /** Merkle nodes per org, keyed `level/index`. */
+  nodes: Map<string, Map<string, Uint8Array>>;
+  /** Checkpoints per org, keyed by size. */
+  checkpoints: Map<string, Map<number, StoredCheckpoint>>;
 }
 
 function emptyState(): State {
@@ -36,6 +49,8 @@ function emptyState(): State {
     apiKeys: new Map(),
     agents: new Map(),
     audit: new Map(),
+    nodes: new Map(),
+    checkpoints: new Map(),
   };
 }
 
@@ -202,6 +217,7 @@ class MemoryOrgReader implements OrgReader {
       if (filter.userId !== undefined && r.refs?.userId !== filter.userId) continue;
       if (filter.delegationId !== undefined && r.refs?.delegationId !== filter.delegationId) continue;
       if (filter.decisionId !== undefined && r.refs?.decisionId !== filter.decisionId) continue;
+      if (filter.targetId !== undefined && r.target.id !== filter.targetId) continue;
       if (filter.since !== undefined && r.time < filter.since) continue;
       if (filter.until !== undefined && r.time > filter.until) continue;
       matches.push(r);
@@ -213,6 +229,39 @@ class MemoryOrgReader implements OrgReader {
   }
   async auditLogSize() {
     return this.log().length;
+  }
+  async listAuditCanonical(from: number, limit: number) {
+    return this.log()
+      .slice(from, from + limit)
+      .map((canonical, i) => ({ seq: from + i, canonical }));
+  }
+  protected nodes(): Map<string, Uint8Array> {
+    return this.state().nodes.get(this.orgId) ?? new Map();
+  }
+  async getMerkleNode(level: number, index: number) {
+    const hash = this.nodes().get(`${level}/${index}`);
+    return hash ? new Uint8Array(hash) : undefined;
+  }
+  async listLeafHashes(from: number, limit: number) {
+    const out: Uint8Array[] = [];
+    for (let i = from; i < from + limit; i++) {
+      const hash = this.nodes().get(`0/${i}`);
+      if (!hash) break;
+      out.push(new Uint8Array(hash));
+    }
+    return out;
+  }
+  private checkpoints(): StoredCheckpoint[] {
+    return [...(this.state().checkpoints.get(this.orgId)?.values() ?? [])].sort((a, b) => a.size - b.size);
+  }
+  async latestCheckpoint() {
+    return copy(this.checkpoints().at(-1));
+  }
+  async getCheckpoint(size: number) {
+    return copy(this.state().checkpoints.get(this.orgId)?.get(size));
+  }
+  async listCheckpoints(request: PageRequest) {
+    return page(this.checkpoints().map(copy), request, (c) => String(c.size).padStart(16, '0'));
   }
 }
 
@@ -293,8 +342,23 @@ class MemoryOrgTransaction extends MemoryOrgReader implements OrgTransaction {
     const log = this.state().audit.get(this.orgId) ?? [];
     const record: AuditRecord = { seq: log.length, orgId: this.orgId, time, ...event };
     const canonical = canonicalize(record);
+    const nodes = this.state().nodes.get(this.orgId) ?? new Map<string, Uint8Array>();
+    for (const node of nodesCompletedBy(record.seq, leafHash(utf8(canonical)), (level, index) => {
+      const hash = nodes.get(`${level}/${index}`);
+      if (!hash) throw new Error(`merkle node ${level}/${index} is missing`);
+      return hash;
+    })) {
+      nodes.set(`${node.level}/${node.index}`, node.hash);
+    }
+    this.state().nodes.set(this.orgId, nodes);
     log.push(canonical);
     this.state().audit.set(this.orgId, log);
     return JSON.parse(canonical) as AuditRecord;
+  }
+  async insertCheckpoint(checkpoint: StoredCheckpoint) {
+    const checkpoints = this.state().checkpoints.get(this.orgId) ?? new Map<number, StoredCheckpoint>();
+    if (checkpoints.has(checkpoint.size)) throw new DuplicateError('a checkpoint of this size exists');
+    checkpoints.set(checkpoint.size, copy(checkpoint));
+    this.state().checkpoints.set(this.orgId, checkpoints);
   }
 }

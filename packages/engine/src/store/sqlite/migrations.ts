@@ -79,6 +79,41 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
         BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
     `,
   },
+  {
+    version: 2,
+    name: 'merkle log',
+    sql: `
+      -- Every complete subtree's root, written once when it completes: level 0 holds leaf hashes.
+      CREATE TABLE merkle_nodes (
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (org_id, level, idx)
+      );
+      -- Signed checkpoints; one per size, so two different roots can never be signed for one size.
+      CREATE TABLE checkpoints (
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        size INTEGER NOT NULL,
+        root BLOB NOT NULL,
+        note TEXT NOT NULL,
+        signed_at TEXT NOT NULL,
+        PRIMARY KEY (org_id, size)
+      );
+      -- Explain looks records up by the object they are about.
+      ALTER TABLE audit_events ADD COLUMN target_type TEXT;
+      ALTER TABLE audit_events ADD COLUMN target_id TEXT;
+      CREATE INDEX audit_by_target ON audit_events (org_id, target_id, seq);
+      CREATE TRIGGER merkle_nodes_no_update BEFORE UPDATE ON merkle_nodes
+        BEGIN SELECT RAISE(ABORT, 'merkle_nodes is append-only'); END;
+      CREATE TRIGGER merkle_nodes_no_delete BEFORE DELETE ON merkle_nodes
+        BEGIN SELECT RAISE(ABORT, 'merkle_nodes is append-only'); END;
+      CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+      CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: () => Date): void {

@@ -7,6 +7,7 @@ import type {
   OrgReader,
   Page,
   PageRequest,
+  StoredCheckpoint,
   UserFilter,
 } from '../../ports/store.js';
 
@@ -176,6 +177,7 @@ export class SqliteOrgReader implements OrgReader {
       ['userId', 'user_id'],
       ['delegationId', 'delegation_id'],
       ['decisionId', 'decision_id'],
+      ['targetId', 'target_id'],
     ];
     for (const [key, column] of columns) {
       if (filter[key] !== undefined) {
@@ -206,12 +208,79 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   async auditLogSize(): Promise<number> {
+    return this.logSizeNow();
+  }
+
+  protected logSizeNow(): number {
     const row = this.db.prepare('SELECT log_size FROM orgs WHERE id = ?').get(this.orgId) as
       | { log_size: number }
       | undefined;
     return row?.log_size ?? 0;
   }
+
+  async listAuditCanonical(from: number, limit: number): Promise<Array<{ seq: number; canonical: string }>> {
+    const rows = this.db
+      .prepare(
+        `SELECT e.seq, e.record FROM audit_events e JOIN orgs o ON o.id = e.org_id
+         WHERE e.org_id = ? AND e.seq >= ? AND e.seq < o.log_size ORDER BY e.seq LIMIT ?`,
+      )
+      .all(this.orgId, from, limit) as AuditRow[];
+    return rows.map((r) => ({ seq: r.seq, canonical: r.record }));
+  }
+
+  async getMerkleNode(level: number, index: number): Promise<Uint8Array | undefined> {
+    return this.nodeNow(level, index);
+  }
+
+  protected nodeNow(level: number, index: number): Uint8Array | undefined {
+    const row = this.db
+      .prepare('SELECT hash FROM merkle_nodes WHERE org_id = ? AND level = ? AND idx = ?')
+      .get(this.orgId, level, index) as { hash: Buffer } | undefined;
+    return row ? new Uint8Array(row.hash) : undefined;
+  }
+
+  async listLeafHashes(from: number, limit: number): Promise<Uint8Array[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT hash FROM merkle_nodes WHERE org_id = ? AND level = 0 AND idx >= ? ORDER BY idx LIMIT ?',
+      )
+      .all(this.orgId, from, limit) as { hash: Buffer }[];
+    return rows.map((r) => new Uint8Array(r.hash));
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    const row = this.db
+      .prepare(
+        'SELECT size, root, note, signed_at FROM checkpoints WHERE org_id = ? ORDER BY size DESC LIMIT 1',
+      )
+      .get(this.orgId) as CheckpointRow | undefined;
+    return row ? toCheckpoint(row) : undefined;
+  }
+
+  async getCheckpoint(size: number): Promise<StoredCheckpoint | undefined> {
+    const row = this.db
+      .prepare('SELECT size, root, note, signed_at FROM checkpoints WHERE org_id = ? AND size = ?')
+      .get(this.orgId, size) as CheckpointRow | undefined;
+    return row ? toCheckpoint(row) : undefined;
+  }
+
+  async listCheckpoints(page: PageRequest): Promise<Page<StoredCheckpoint>> {
+    const rows = this.db
+      .prepare(
+        'SELECT size, root, note, signed_at FROM checkpoints WHERE org_id = ? AND size > ? ORDER BY size LIMIT ?',
+      )
+      .all(this.orgId, page.after === undefined ? -1 : Number(page.after), page.limit + 1) as CheckpointRow[];
+    return toPage(rows.map(toCheckpoint), page.limit, (c) => String(c.size));
+  }
 }
+
+type CheckpointRow = { size: number; root: Buffer; note: string; signed_at: string };
+const toCheckpoint = (row: CheckpointRow): StoredCheckpoint => ({
+  size: row.size,
+  root: new Uint8Array(row.root),
+  note: row.note,
+  signedAt: row.signed_at,
+});
 
 function withLastUsed(row: Row & { last_used_at: string | null }): ApiKey {
   const key = JSON.parse(row.doc) as ApiKey;

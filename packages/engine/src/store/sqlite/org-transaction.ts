@@ -1,7 +1,19 @@
-import { type AuditEventInput, type AuditRecord, canonicalize } from '@mandate/core';
+import {
+  type AuditEventInput,
+  type AuditRecord,
+  canonicalize,
+  leafHash,
+  nodesCompletedBy,
+  utf8,
+} from '@mandate/core';
 import type Database from 'better-sqlite3';
 import type { Agent, ApiKey, Org, User } from '../../ports/records.js';
-import { ConflictError, DuplicateError, type OrgTransaction } from '../../ports/store.js';
+import {
+  ConflictError,
+  DuplicateError,
+  type OrgTransaction,
+  type StoredCheckpoint,
+} from '../../ports/store.js';
 import { SqliteOrgReader } from './org-reader.js';
 
 /** Org-scoped writes on the writer connection; only ever used inside the write queue's transaction. */
@@ -172,12 +184,13 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async appendAudit(event: AuditEventInput, time: string): Promise<AuditRecord> {
-    const seq = await this.auditLogSize();
+    const seq = this.logSizeNow();
     const record: AuditRecord = { seq, orgId: this.orgId, time, ...event };
     const canonical = canonicalize(record);
     this.run(
-      `INSERT INTO audit_events (org_id, seq, time, type, agent_id, user_id, delegation_id, decision_id, record)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO audit_events (org_id, seq, time, type, agent_id, user_id, delegation_id, decision_id, record,
+         target_type, target_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       this.orgId,
       seq,
       time,
@@ -187,7 +200,18 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
       event.refs?.delegationId ?? null,
       event.refs?.decisionId ?? null,
       canonical,
+      event.target.type,
+      event.target.id,
     );
+    const insertNode = this.db.prepare(
+      'INSERT INTO merkle_nodes (org_id, level, idx, hash) VALUES (?, ?, ?, ?)',
+    );
+    const nodes = nodesCompletedBy(seq, leafHash(utf8(canonical)), (level, index) => {
+      const hash = this.nodeNow(level, index);
+      if (!hash) throw new Error(`merkle node ${level}/${index} of ${this.orgId} is missing`);
+      return hash;
+    });
+    for (const node of nodes) insertNode.run(this.orgId, node.level, node.index, node.hash);
     const bumped = this.run(
       'UPDATE orgs SET log_size = log_size + 1 WHERE id = ? AND log_size = ?',
       this.orgId,
@@ -195,6 +219,17 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
     );
     if (bumped.changes !== 1) throw new Error(`audit log of ${this.orgId} does not exist`);
     return JSON.parse(canonical) as AuditRecord;
+  }
+
+  async insertCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
+    this.run(
+      'INSERT INTO checkpoints (org_id, size, root, note, signed_at) VALUES (?, ?, ?, ?, ?)',
+      this.orgId,
+      checkpoint.size,
+      checkpoint.root,
+      checkpoint.note,
+      checkpoint.signedAt,
+    );
   }
 
   private assertOrg(orgId: string): void {

@@ -1,0 +1,75 @@
+import type { AuditRecord } from '@mandate/core';
+import { requirePermission } from '../auth/permissions.js';
+import type { OrgPrincipal } from '../auth/principal.js';
+import type { EngineContext } from '../context.js';
+import type { AuditProofService, ProofBundle } from './proofs.js';
+
+export interface ExplainNode {
+  seq: number;
+  /** Why this record is in the tree (`subject`, or how the parent depends on it). */
+  relation: string;
+  record: AuditRecord;
+  proof: ProofBundle;
+  dependsOn: ExplainNode[];
+}
+
+const MAX_NODES = 50;
+
+/**
+ * Provenance: the records a record depends on, each with its inclusion proof. For an admin
+ * change: the record that created the acting key (or user) and, recursively, who created that;
+ * for a change to an agent: the agent's registration. Later issues add delegations, policy,
+ * risk, approval and outcome for decisions.
+ */
+export class AuditExplainer {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly proofs: AuditProofService,
+  ) {}
+
+  async explain(principal: OrgPrincipal, seq: number): Promise<ExplainNode> {
+    requirePermission(principal, 'audit.read');
+    const visited = new Set<number>();
+    const root = await this.node(principal.orgId, seq, 'subject', visited);
+    return root;
+  }
+
+  private async node(
+    orgId: string,
+    seq: number,
+    relation: string,
+    visited: Set<number>,
+  ): Promise<ExplainNode> {
+    visited.add(seq);
+    const proof = await this.proofs.bundle(orgId, seq);
+    const record = JSON.parse(proof.record) as AuditRecord;
+    const dependsOn: ExplainNode[] = [];
+    for (const [why, dependency] of await this.dependencies(orgId, record)) {
+      if (dependency.seq >= seq || visited.has(dependency.seq) || visited.size >= MAX_NODES) continue;
+      dependsOn.push(await this.node(orgId, dependency.seq, why, visited));
+    }
+    return { seq, relation, record, proof, dependsOn };
+  }
+
+  private async dependencies(orgId: string, record: AuditRecord): Promise<Array<[string, AuditRecord]>> {
+    const found: Array<[string, AuditRecord | undefined]> = [];
+    const actor = record.actor;
+    if (actor.kind === 'api_key' && !actor.id.startsWith('env:')) {
+      found.push(['acting API key was created', await this.first(orgId, 'api_key.created', actor.id)]);
+    }
+    if (actor.kind === 'user')
+      found.push(['acting user was created', await this.first(orgId, 'user.created', actor.id)]);
+    if (actor.kind === 'api_key' && actor.userId) {
+      found.push(['acting key acts for this user', await this.first(orgId, 'user.created', actor.userId)]);
+    }
+    if (record.target.type === 'agent' && record.type !== 'agent.registered') {
+      found.push(['agent was registered', await this.first(orgId, 'agent.registered', record.target.id)]);
+    }
+    return found.filter((entry): entry is [string, AuditRecord] => entry[1] !== undefined);
+  }
+
+  private async first(orgId: string, type: string, targetId: string): Promise<AuditRecord | undefined> {
+    const page = await this.ctx.store.org(orgId).listAuditRecords({ type, targetId }, { limit: 1 });
+    return page.items[0];
+  }
+}
