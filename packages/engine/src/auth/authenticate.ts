@@ -67,7 +67,9 @@ export class Authenticator {
     const key = await this.ctx.store.platform.findApiKey(keyId);
     if (!key || !secretMatches(secret, key.secretHash)) throw unauthorized();
     const now = this.ctx.clock.now();
-    if (key.revokedAt || (key.expiresAt && Date.parse(key.expiresAt) <= now.getTime())) throw unauthorized();
+    // An unreadable expiry counts as passed (fail closed).
+    const expired = key.expiresAt !== undefined && !(Date.parse(key.expiresAt) > now.getTime());
+    if (key.revokedAt || expired) throw unauthorized();
     if (key.userId) {
       const user = await this.ctx.store.org(key.orgId).getUser(key.userId);
       if (user?.status !== 'active') throw unauthorized();

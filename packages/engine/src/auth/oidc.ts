@@ -19,7 +19,7 @@ export interface OidcIssuerConfig {
   orgId?: string;
   /** The claim holding the user's groups or roles (default `roles`). */
   rolesClaim?: string;
-  /** Claim value → Mandate role. A value that maps to nothing grants nothing. */
+  /** Claim value → Mandate role. Without a roleMap, claims grant no role (stored user roles still apply). */
   roleMap?: Record<string, Role>;
 }
 
@@ -84,13 +84,15 @@ export class OidcVerifier {
   }
 }
 
+/** Claim values grant roles only through an explicit roleMap: an IdP group that happens to be named `admin` grants nothing. */
 function mapRoles(claim: unknown, roleMap: Record<string, Role> | undefined): Role[] {
+  if (!roleMap) return [];
   const values = Array.isArray(claim) ? claim : typeof claim === 'string' ? claim.split(' ') : [];
   const roles = new Set<Role>();
   for (const value of values) {
     if (typeof value !== 'string') continue;
-    const mapped = roleMap ? roleMap[value] : isRole(value) ? value : undefined;
-    if (mapped) roles.add(mapped);
+    const mapped = Object.hasOwn(roleMap, value) ? roleMap[value] : undefined;
+    if (mapped && isRole(mapped)) roles.add(mapped);
   }
   return [...roles];
 }

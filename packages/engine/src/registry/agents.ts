@@ -9,7 +9,7 @@ import {
   planTransition,
   wouldRetireLastKey,
 } from '@mandate/core';
-import { hasPermission, type Permission, requirePermission } from '../auth/permissions.js';
+import { hasPermission, PERMISSIONS, type Permission, requirePermission } from '../auth/permissions.js';
 import type { OrgPrincipal } from '../auth/principal.js';
 import type { EngineContext } from '../context.js';
 import { invalid, MandateError, notFound } from '../errors.js';
@@ -68,8 +68,6 @@ export class AgentService {
   async register(principal: OrgPrincipal, input: NewAgent): Promise<AgentView> {
     requirePermission(principal, 'agents.write');
     const orgStore = this.ctx.store.org(principal.orgId);
-    const owner = await orgStore.getUser(input.ownerId);
-    if (owner?.status !== 'active') throw invalid('ownerId', 'no active user with this id in the org');
     const now = this.ctx.clock.now();
     const expiresAt = this.checkExpiry(input.expiresAt, now, 'expiresAt');
     if (input.keys.length === 0) throw invalid('keys', 'at least one public key is required');
@@ -80,14 +78,14 @@ export class AgentService {
       keys.push({ kid, jwk, status: 'active', addedAt: now.toISOString() });
     }
     // Registered by its owner: active at once. By anyone else: pending until the owner or an admin activates it.
-    const byOwner = principal.userId === owner.id;
+    const byOwner = principal.userId === input.ownerId;
     const status = byOwner ? 'active' : 'pending';
     const agent: Agent = {
       id: newId('agent'),
       orgId: principal.orgId,
       name: input.name,
       description: input.description ?? '',
-      ownerId: owner.id,
+      ownerId: input.ownerId,
       status,
       labels: [...new Set(input.labels ?? [])],
       metadata: input.metadata ?? {},
@@ -108,6 +106,8 @@ export class AgentService {
     };
     await this.write(
       orgStore.transact(async (tx) => {
+        // Checked in the transaction, so the owner cannot be offboarded in between.
+        await this.requireActiveUser(tx, input.ownerId);
         await tx.insertAgent(agent);
         await this.record(tx, principal, 'agent.registered', agent.id, undefined, agent);
       }),
@@ -116,12 +116,19 @@ export class AgentService {
   }
 
   async get(principal: OrgPrincipal, agentId: string): Promise<AgentView> {
-    requirePermission(principal, 'agents.read');
-    return this.view(await this.load(principal.orgId, agentId));
+    if (hasPermission(principal, 'agents.read')) return this.view(await this.load(principal.orgId, agentId));
+    // A user in person sees their own agents whatever their roles.
+    if (!isUserInPerson(principal)) requirePermission(principal, 'agents.read');
+    const agent = await this.load(principal.orgId, agentId);
+    if (agent.ownerId !== principal.userId) throw notFound('agent');
+    return this.view(agent);
   }
 
   async list(principal: OrgPrincipal, filter: AgentFilter, page: PageRequest): Promise<Page<AgentView>> {
-    requirePermission(principal, 'agents.read');
+    if (!hasPermission(principal, 'agents.read')) {
+      if (!isUserInPerson(principal)) requirePermission(principal, 'agents.read');
+      filter = { ...filter, ownerId: principal.userId };
+    }
     const result = await this.ctx.store.org(principal.orgId).listAgents(filter, page, this.ctx.clock.now());
     return { ...result, items: result.items.map((agent) => this.view(agent)) };
   }
@@ -147,21 +154,15 @@ export class AgentService {
     command: LifecycleCommand,
     options: { reason?: string; expiresAt?: string } = {},
   ): Promise<AgentView> {
-    requirePermission(principal, 'agents.write');
-    const ownerOnlyUnlessAdmin: Partial<Record<LifecycleCommand, Permission>> = {
-      activate: 'agents.activate',
-      revoke: 'agents.revoke',
-    };
-    const special = ownerOnlyUnlessAdmin[command];
+    const rule = WHO_MAY[command];
+    this.requireUpfront(principal, rule);
     const type = `agent.${PAST_TENSE[command]}`;
     return this.change(
       principal,
       agentId,
       type,
       (agent, now) => {
-        if (special && !hasPermission(principal, special) && principal.userId !== agent.ownerId) {
-          throw new MandateError('forbidden', `only an admin or the agent's owner may ${command} it`);
-        }
+        this.requireForAgent(principal, rule, agent, command);
         const plan = planTransition(agent, command, now);
         if (!plan.ok) {
           throw new MandateError(
@@ -186,13 +187,12 @@ export class AgentService {
   }
 
   async addKey(principal: OrgPrincipal, agentId: string, jwk: unknown): Promise<AgentView> {
-    requirePermission(principal, 'agents.write');
+    // A new key is a new way to act as the agent: only an admin or its owner may add one.
+    const rule = { permission: 'agents.addKey', owner: true } as const;
+    this.requireUpfront(principal, rule);
     const { kid, jwk: publicJwk } = await acceptPublicJwk(jwk, 'jwk');
     return this.change(principal, agentId, 'agent.key_added', (agent, now) => {
-      // A new key is a new way to act as the agent: only an admin or its owner may add one.
-      if (!hasPermission(principal, 'agents.addKey') && principal.userId !== agent.ownerId) {
-        throw new MandateError('forbidden', "only an admin or the agent's owner may add a key");
-      }
+      this.requireForAgent(principal, rule, agent, 'add a key to');
       if (agent.status === 'revoked')
         throw new MandateError('illegal_transition', 'a revoked agent cannot get keys');
       if (agent.keys.some((key) => key.kid === kid))
@@ -250,13 +250,12 @@ export class AgentService {
     reason: string,
   ): Promise<AgentView> {
     requirePermission(principal, 'agents.transfer');
-    const owner = await this.ctx.store.org(principal.orgId).getUser(newOwnerId);
-    if (owner?.status !== 'active') throw invalid('ownerId', 'no active user with this id in the org');
     return this.change(
       principal,
       agentId,
       'agent.owner_transferred',
-      (agent) => {
+      async (agent, _now, tx) => {
+        await this.requireActiveUser(tx, newOwnerId);
         if (agent.status === 'revoked')
           throw new MandateError('illegal_transition', 'a revoked agent cannot be transferred');
         if (agent.ownerId === newOwnerId)
@@ -313,6 +312,29 @@ export class AgentService {
     return recorded;
   }
 
+  /** Refuses before any read when the caller could neither hold the permission nor be an owner. */
+  private requireUpfront(principal: OrgPrincipal, rule: { permission: Permission; owner: boolean }): void {
+    if (hasPermission(principal, rule.permission)) return;
+    if (rule.owner && mayActAsOwner(principal)) return;
+    requirePermission(principal, rule.permission);
+  }
+
+  private requireForAgent(
+    principal: OrgPrincipal,
+    rule: { permission: Permission; owner: boolean },
+    agent: Agent,
+    verb: string,
+  ): void {
+    if (hasPermission(principal, rule.permission)) return;
+    if (rule.owner && mayActAsOwner(principal) && principal.userId === agent.ownerId) return;
+    throw new MandateError('forbidden', `only ${describeRule(rule)} may ${verb} this agent`);
+  }
+
+  private async requireActiveUser(tx: OrgTransaction, userId: string): Promise<void> {
+    const user = await tx.getUser(userId);
+    if (user?.status !== 'active') throw invalid('ownerId', 'no active user with this id in the org');
+  }
+
   private checkExpiry(requested: string | undefined, now: Date, field: string): string {
     if (requested === undefined)
       return new Date(now.getTime() + DEFAULT_AGENT_LIFETIME_DAYS * DAY_MS).toISOString();
@@ -335,7 +357,7 @@ export class AgentService {
     principal: OrgPrincipal,
     agentId: string,
     type: string,
-    apply: (agent: Agent, now: Date) => Agent,
+    apply: (agent: Agent, now: Date, tx: OrgTransaction) => Agent | Promise<Agent>,
     reason?: string,
   ): Promise<AgentView> {
     const orgStore = this.ctx.store.org(principal.orgId);
@@ -345,7 +367,7 @@ export class AgentService {
         if (!before) throw notFound('agent');
         const now = this.ctx.clock.now();
         const next: Agent = {
-          ...apply(before, now),
+          ...(await apply(before, now, tx)),
           updatedAt: now.toISOString(),
           version: before.version + 1,
         };
@@ -390,6 +412,40 @@ export class AgentService {
 }
 
 const SYSTEM = { kind: 'system', id: 'mandate' } as const;
+
+/**
+ * Who may run each lifecycle command: holders of `permission`, and, where `owner` is set, the
+ * agent's owner (see mayActAsOwner). Suspending is the safe direction, so an owner may always
+ * stop their agent; resuming or renewing needs an operator, so an owner cannot undo a suspension
+ * an operator made.
+ */
+const WHO_MAY: Record<LifecycleCommand, { permission: Permission; owner: boolean }> = {
+  activate: { permission: 'agents.activate', owner: true },
+  suspend: { permission: 'agents.write', owner: true },
+  resume: { permission: 'agents.write', owner: false },
+  revoke: { permission: 'agents.revoke', owner: true },
+  renew: { permission: 'agents.write', owner: false },
+};
+
+/** An OIDC user acting for themself (not a key acting for them). */
+function isUserInPerson(principal: OrgPrincipal): boolean {
+  return principal.actor.kind === 'user' && principal.userId !== undefined;
+}
+
+/**
+ * Owner powers belong to the owner in person, or to a key bound to the owner that may write
+ * agents; a key restricted to, say, `pep` or `auditor` does not gain them by being bound.
+ */
+function mayActAsOwner(principal: OrgPrincipal): boolean {
+  return (
+    isUserInPerson(principal) || (principal.userId !== undefined && hasPermission(principal, 'agents.write'))
+  );
+}
+
+function describeRule(rule: { permission: Permission; owner: boolean }): string {
+  const roles = PERMISSIONS[rule.permission].join(' or ');
+  return rule.owner ? `${roles}, or the agent's owner,` : roles;
+}
 const EXPIRY_REASON = 'expiry passed';
 const PAST_TENSE: Record<LifecycleCommand, string> = {
   activate: 'activated',

@@ -23,10 +23,7 @@ export class ApiKeyService {
   async create(principal: OrgPrincipal, input: NewApiKey): Promise<{ key: ApiKeyView; secret: string }> {
     requirePermission(principal, 'apiKeys.manage');
     const orgStore = this.ctx.store.org(principal.orgId);
-    if (input.userId) {
-      const user = await orgStore.getUser(input.userId);
-      if (user?.status !== 'active') throw invalid('userId', 'no active user with this id in the org');
-    }
+
     const now = this.ctx.clock.now();
     if (input.expiresAt && Date.parse(input.expiresAt) <= now.getTime()) {
       throw invalid('expiresAt', 'must be in the future');
@@ -45,6 +42,10 @@ export class ApiKeyService {
       version: 1,
     };
     await orgStore.transact(async (tx) => {
+      // Checked in the transaction, so the user cannot be offboarded in between.
+      if (input.userId && (await tx.getUser(input.userId))?.status !== 'active') {
+        throw invalid('userId', 'no active user with this id in the org');
+      }
       await tx.insertApiKey(key);
       await this.ctx.audit.append(tx, {
         type: 'api_key.created',

@@ -51,6 +51,30 @@ describe('SqliteStore (SQLite only)', () => {
     await store.close();
   }
 
+  it('a database that aborts mid-group (disk full) leaves no write whose caller was told it failed', async () => {
+    const store = openStore();
+    const org = makeOrg();
+    await store.org(org.id).transact((tx) => tx.insertOrg(org));
+    const writer = (store as unknown as { writer: Database.Database }).writer;
+    writer.pragma('wal_checkpoint(TRUNCATE)');
+    const pages = writer.pragma('page_count', { simple: true }) as number;
+    writer.pragma(`max_page_count = ${pages + 2}`);
+    const users = ['small-a', 'x'.repeat(200_000), 'small-c'].map((displayName) => ({
+      ...makeOidcUser(org.id),
+      displayName,
+    }));
+    const results = await Promise.allSettled(
+      users.map((user) => store.org(org.id).transact((tx) => tx.insertUser(user))),
+    );
+    writer.pragma('max_page_count = 1073741823');
+    for (const [i, result] of results.entries()) {
+      const stored = await store.org(org.id).getUser(users[i]?.id as string);
+      if (result.status === 'fulfilled') expect(stored, `unit ${i} acknowledged but lost`).toBeDefined();
+      else expect(stored, `unit ${i} rejected but written`).toBeUndefined();
+    }
+    expect(results[1]?.status).toBe('rejected');
+  });
+
   it('creates the missing folder of the database file with mode 0700', async () => {
     file = path.join(dir, 'nested', 'deeper', 'mandate.db');
     openStore();

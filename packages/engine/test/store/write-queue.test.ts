@@ -14,6 +14,8 @@ class FakeDriver implements TransactionDriver<FakeTx> {
   failNext: Partial<Record<'begin' | 'commit', Error>> = {};
   /** Runs inside commit(), before it returns. */
   onCommit: () => void = () => {};
+  /** Set false to play a database that aborted the whole transaction. */
+  open = true;
 
   private call(name: 'begin' | 'savepoint' | 'release' | 'rollbackToSavepoint' | 'commit' | 'rollback') {
     this.log.push(name);
@@ -43,6 +45,9 @@ class FakeDriver implements TransactionDriver<FakeTx> {
   }
   rollback() {
     this.call('rollback');
+  }
+  inTransaction() {
+    return this.open;
   }
   transaction() {
     return this.tx;
@@ -149,6 +154,28 @@ describe('WriteQueue', () => {
       'release',
       'commit',
     ]);
+  });
+
+  it('when the database aborts the whole transaction, runs nothing more and rejects the whole group', async () => {
+    const driver = new FakeDriver();
+    const queue = new WriteQueue(driver, { maxBatch: 256, maxWaitMs: 0 });
+    const full = new Error('SQLITE_FULL');
+    const results = await Promise.allSettled([
+      queue.enqueue(unit('a', 'A')),
+      queue.enqueue(async (tx) => {
+        tx.log.push('work:b');
+        driver.open = false; // the database rolled everything back
+        throw full;
+      }),
+      queue.enqueue(unit('c', 'C')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect((results[1] as PromiseRejectedResult).reason).toBe(full);
+    // c never ran (it would have run in autocommit), and nothing was committed.
+    expect(driver.log).not.toContain('work:c');
+    expect(driver.log).not.toContain('commit');
+    driver.open = true;
+    await expect(queue.enqueue(unit('d', 'D'))).resolves.toBe('D');
   });
 
   it('rejects every unit of the group when COMMIT fails, rolls back, and keeps serving', async () => {

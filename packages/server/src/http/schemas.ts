@@ -23,7 +23,7 @@ export const label = token;
 export const environment = token;
 export const reason = z.string().trim().min(1).max(1000);
 
-export const boundaries = z.strictObject({
+const boundaryFields = {
   actions: z
     .array(z.string().refine(isActionPattern, 'not an action pattern (name, name.*, or *)'))
     .min(1)
@@ -32,10 +32,21 @@ export const boundaries = z.strictObject({
     .array(z.string().refine(isResourcePattern, 'not a resource pattern (type:path, type:path/*, or *)'))
     .min(1)
     .max(100),
-  maxDataClass: z.enum(DATA_CLASSES).default('internal'),
-  maxCredentialTtlSeconds: z.int().min(60).max(86_400).default(3600),
-  maxDelegationDepth: z.int().min(0).max(10).default(0),
+  maxDataClass: z.enum(DATA_CLASSES),
+  maxCredentialTtlSeconds: z.int().min(60).max(86_400),
+  maxDelegationDepth: z.int().min(0).max(10),
+};
+
+/** At registration: the patterns are required, the rest has safe defaults. */
+export const boundaries = z.strictObject({
+  ...boundaryFields,
+  maxDataClass: boundaryFields.maxDataClass.default('internal'),
+  maxCredentialTtlSeconds: boundaryFields.maxCredentialTtlSeconds.default(3600),
+  maxDelegationDepth: boundaryFields.maxDelegationDepth.default(0),
 });
+
+/** On update: the whole ceiling, every field given, so that nothing widens by default. */
+export const boundariesReplacement = z.strictObject(boundaryFields);
 
 export const metadata = z
   .record(z.string().min(1).max(64), z.union([z.string().max(1024), z.number(), z.boolean()]))

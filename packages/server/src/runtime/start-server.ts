@@ -54,14 +54,8 @@ export async function startServer(
     }
     print(`Listening on ${url}`);
 
-    const sweep = setInterval(() => void sweepExpiries(engine, logger), config.expirySweepMs);
-    sweep.unref();
-    const checkpointTimer = setInterval(
-      () => void signCheckpoints(engine, logger),
-      config.checkpointIntervalMs,
-    );
-    checkpointTimer.unref();
-    void sweepExpiries(engine, logger);
+    const sweep = every(config.expirySweepMs, () => sweepExpiries(engine, logger));
+    const checkpointTimer = every(config.checkpointIntervalMs, () => signCheckpoints(engine, logger));
     return {
       app,
       engine,
@@ -69,8 +63,9 @@ export async function startServer(
       defaultOrgId: org.id,
       generatedAdminKey,
       close: async () => {
-        clearInterval(sweep);
-        clearInterval(checkpointTimer);
+        sweep.stop();
+        checkpointTimer.stop();
+        await Promise.all([sweep.idle(), checkpointTimer.idle()]);
         await app.close();
         await engine.store.close();
       },
@@ -79,6 +74,28 @@ export async function startServer(
     await engine.store.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** Runs `work` now and then every `ms`, never two runs at once (a slow run delays the next). */
+function every(ms: number, work: () => Promise<void>) {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const tick = () => {
+    if (running || stopped) return;
+    running = work().finally(() => {
+      running = undefined;
+    });
+  };
+  const timer = setInterval(tick, ms);
+  timer.unref();
+  tick();
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+    idle: () => running ?? Promise.resolve(),
+  };
 }
 
 /** Signs a checkpoint of every org's log that grew since its last one. */

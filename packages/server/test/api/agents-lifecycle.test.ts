@@ -380,7 +380,13 @@ describe('update (PATCH)', () => {
     const owner = await createUser(t, t.adminKey);
     const operator = await createApiKey(t, t.adminKey, { roles: ['operator'] });
     const agent = await registerAgent(t, t.adminKey, owner.id);
-    const wider = { actions: ['email.*', 'calendar.read'], resources: ['*'] };
+    const wider = {
+      actions: ['email.*', 'calendar.read'],
+      resources: ['*'],
+      maxDataClass: 'confidential',
+      maxCredentialTtlSeconds: 600,
+      maxDelegationDepth: 1,
+    };
 
     expectError(
       await t.call('PATCH', `/v1/agents/${agent.id}`, { key: operator.secret, body: { boundaries: wider } }),
@@ -394,12 +400,30 @@ describe('update (PATCH)', () => {
     const updated = expectOk(
       await t.call('PATCH', `/v1/agents/${agent.id}`, { key: t.adminKey, body: { boundaries: wider } }),
     );
-    expect(updated.boundaries).toEqual({
-      ...wider,
-      maxDataClass: 'internal',
-      maxCredentialTtlSeconds: 3600,
+    expect(updated.boundaries).toEqual(wider);
+  });
+
+  it('a boundaries update must give the whole ceiling: a partial one is refused, never widened by defaults', async () => {
+    const owner = await createUser(t, t.adminKey);
+    const agent = await registerAgent(t, t.adminKey, owner.id);
+    const narrow = {
+      actions: ['email.read'],
+      resources: ['mailbox:alice/*'],
+      maxDataClass: 'public',
+      maxCredentialTtlSeconds: 60,
       maxDelegationDepth: 0,
+    };
+    expectOk(
+      await t.call('PATCH', `/v1/agents/${agent.id}`, { key: t.adminKey, body: { boundaries: narrow } }),
+    );
+    const partial = await t.call('PATCH', `/v1/agents/${agent.id}`, {
+      key: t.adminKey,
+      body: { boundaries: { actions: ['email.read'], resources: ['mailbox:alice/*'] } },
     });
+    expect(partial.status).toBe(400);
+    expect(expectOk(await t.call('GET', `/v1/agents/${agent.id}`, { key: t.adminKey })).boundaries).toEqual(
+      narrow,
+    );
   });
 
   it('refuses to change a revoked agent (409)', async () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { exportJWK, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boundaries, publicJwk, startTestApp, type TestApp } from '../harness.js';
-import { createUser, listAll, uniqueName } from './helpers.js';
+import { createAgent, createUser, listAll, uniqueName } from './helpers.js';
 
 const ISSUER = 'https://idp.test';
 const AUDIENCE = 'mandate';
@@ -130,7 +130,10 @@ describe('OIDC ID tokens', () => {
     const unmapped = await token({ sub: uniqueName('unmapped'), groups: ['admin'] });
     const keys = await call('GET', '/v1/api-keys', unmapped);
     expect([keys.status, keys.body?.error?.code]).toEqual([403, 'forbidden']);
-    expect((await call('GET', '/v1/agents', unmapped)).status).toBe(403);
+    // Without a reading role, a user in person lists only the agents they own (none here).
+    const own = await call('GET', '/v1/agents', unmapped);
+    expect([own.status, own.body?.items]).toEqual([200, []]);
+    expect((await call('GET', '/v1/users', unmapped)).status).toBe(403);
     // Nor does the default `roles` claim when the issuer's roles claim is `groups`.
     const wrongClaim = await token({ sub: uniqueName('roles-claim'), groups: [], roles: ['admin'] });
     expect((await call('GET', '/v1/api-keys', wrongClaim)).status).toBe(403);
@@ -139,7 +142,7 @@ describe('OIDC ID tokens', () => {
       sub: uniqueName('proto'),
       groups: ['__proto__', 'constructor', 'toString', 'hasOwnProperty'],
     });
-    const protoAnswer = await call('GET', '/v1/agents', proto);
+    const protoAnswer = await call('GET', '/v1/users', proto);
     expect([protoAnswer.status, protoAnswer.body?.error?.code], protoAnswer.text).toEqual([403, 'forbidden']);
     // mandate-ops maps to operator: reads agents, but API keys stay admin-only.
     const ops = await token({ sub: uniqueName('ops'), groups: ['mandate-ops'] });
@@ -152,6 +155,57 @@ describe('OIDC ID tokens', () => {
     const asString = await token({ sub: uniqueName('string'), groups: 'admin mandate-ops' });
     expect((await call('GET', '/v1/agents', asString)).status).toBe(200);
     expect((await call('GET', '/v1/api-keys', asString)).status).toBe(403);
+  });
+
+  describe('the owner in person, holding no role', () => {
+    /** A user of the issuer (created by their first request) who owns a pending agent an admin registered. */
+    async function ownerWithAgent() {
+      const subject = uniqueName('owner');
+      const bearer = await token({ sub: subject, groups: [] });
+      expect((await call('GET', '/v1/agents', bearer)).status).toBe(200);
+      const [user] = await usersWithSubject(subject);
+      const agent = await createAgent(t, t.adminKey, user.id);
+      return { bearer, user, agent };
+    }
+
+    it('sees and lists only their own agents', async () => {
+      const { bearer, agent } = await ownerWithAgent();
+      const other = await ownerWithAgent();
+      expect((await call('GET', `/v1/agents/${agent.id}`, bearer)).body.id).toBe(agent.id);
+      const list = await call('GET', '/v1/agents', bearer);
+      expect(list.body.items.map((a: { id: string }) => a.id)).toEqual([agent.id]);
+      const theirs = await call('GET', `/v1/agents/${other.agent.id}`, bearer);
+      expect([theirs.status, theirs.body?.error?.code]).toEqual([404, 'not_found']);
+    });
+
+    it('may activate, suspend, add a key to and revoke their own agent', async () => {
+      const { bearer, agent } = await ownerWithAgent();
+      const step = (command: string, body: unknown = {}) =>
+        call('POST', `/v1/agents/${agent.id}/${command}`, bearer, body);
+      expect((await step('activate')).body.status).toBe('active');
+      expect((await step('suspend', { reason: 'mine' })).body.status).toBe('suspended');
+      const key = await call('POST', `/v1/agents/${agent.id}/keys`, bearer, { jwk: await publicJwk() });
+      expect(key.status, key.text).toBe(201);
+      expect((await step('revoke', { reason: 'done' })).body.status).toBe('revoked');
+    });
+
+    it('may not resume (undo a suspension) or renew, nor act on an agent they do not own', async () => {
+      const { bearer, agent } = await ownerWithAgent();
+      const other = await ownerWithAgent();
+      await call('POST', `/v1/agents/${agent.id}/activate`, bearer, {});
+      await call('POST', `/v1/agents/${agent.id}/suspend`, t.adminKey, { reason: 'ops' });
+      const refused = async (url: string, body: unknown) => {
+        const answer = await call('POST', url, bearer, body);
+        expect([answer.status, answer.body?.error?.code], answer.text).toEqual([403, 'forbidden']);
+      };
+      await refused(`/v1/agents/${agent.id}/resume`, {});
+      await refused(`/v1/agents/${agent.id}/renew`, {});
+      await refused(`/v1/agents/${other.agent.id}/activate`, {});
+      await refused(`/v1/agents/${other.agent.id}/revoke`, { reason: 'not mine' });
+      await refused(`/v1/agents/${other.agent.id}/keys`, { jwk: await publicJwk() });
+      const after = await call('GET', `/v1/agents/${other.agent.id}`, t.adminKey);
+      expect([after.body.status, after.body.keys.length]).toEqual(['pending', 1]);
+    });
   });
 
   it('an OIDC admin is still an org principal: platform routes are 403', async () => {

@@ -108,7 +108,15 @@ const FIXTURES: Record<string, () => Promise<Request>> = {
   }),
   'PATCH /v1/agents/:agentId#boundaries': async () => ({
     params: { agentId: (await agentIn('active')).id },
-    body: { boundaries: { actions: ['email.send'], resources: ['mailbox:alice/inbox'] } },
+    body: {
+      boundaries: {
+        actions: ['email.send'],
+        resources: ['mailbox:alice/inbox'],
+        maxDataClass: 'internal',
+        maxCredentialTtlSeconds: 600,
+        maxDelegationDepth: 0,
+      },
+    },
   }),
   'POST /v1/agents/:agentId/activate': async () => ({
     params: { agentId: (await agentIn('pending')).id },
@@ -302,7 +310,15 @@ describe('owner rules: activate and revoke', () => {
     expect([transfer.status, transfer.body?.error?.code], transfer.text).toEqual([403, 'forbidden']);
     const widen = await t.call('PATCH', `/v1/agents/${agent.id}`, {
       key,
-      body: { boundaries: { actions: ['*'], resources: ['*'] } },
+      body: {
+        boundaries: {
+          actions: ['*'],
+          resources: ['*'],
+          maxDataClass: 'restricted',
+          maxCredentialTtlSeconds: 86_400,
+          maxDelegationDepth: 10,
+        },
+      },
     });
     expect([widen.status, widen.body?.error?.code], widen.text).toEqual([403, 'forbidden']);
   });

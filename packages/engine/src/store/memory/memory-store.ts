@@ -340,7 +340,7 @@ class MemoryOrgTransaction extends MemoryOrgReader implements OrgTransaction {
   async appendAudit(event: AuditEventInput, time: string): Promise<AuditRecord> {
     if (!this.state().orgs.has(this.orgId)) throw new Error(`audit log of ${this.orgId} does not exist`);
     const log = this.state().audit.get(this.orgId) ?? [];
-    const record: AuditRecord = { seq: log.length, orgId: this.orgId, time, ...event };
+    const record: AuditRecord = { ...event, seq: log.length, orgId: this.orgId, time };
     const canonical = canonicalize(record);
     const nodes = this.state().nodes.get(this.orgId) ?? new Map<string, Uint8Array>();
     for (const node of nodesCompletedBy(record.seq, leafHash(utf8(canonical)), (level, index) => {

@@ -185,7 +185,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
 
   async appendAudit(event: AuditEventInput, time: string): Promise<AuditRecord> {
     const seq = this.logSizeNow();
-    const record: AuditRecord = { seq, orgId: this.orgId, time, ...event };
+    const record: AuditRecord = { ...event, seq, orgId: this.orgId, time };
     const canonical = canonicalize(record);
     this.run(
       `INSERT INTO audit_events (org_id, seq, time, type, agent_id, user_id, delegation_id, decision_id, record,

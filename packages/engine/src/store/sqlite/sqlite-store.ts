@@ -58,6 +58,7 @@ export class SqliteStore implements Store {
       rollbackToSavepoint: () => writer.exec('ROLLBACK TO unit; RELEASE unit'),
       commit: () => writer.exec('COMMIT'),
       rollback: () => writer.exec('ROLLBACK'),
+      inTransaction: () => writer.inTransaction,
       transaction: () => writer,
     };
     this.queue = new WriteQueue(driver, { maxBatch: 256, maxWaitMs: 0, ...options.writeQueue });

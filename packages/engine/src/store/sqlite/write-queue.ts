@@ -11,6 +11,8 @@ export interface TransactionDriver<Tx> {
   rollbackToSavepoint(): void;
   commit(): void;
   rollback(): void;
+  /** False once the database itself aborted the transaction (disk full, I/O error). */
+  inTransaction(): boolean;
   transaction(): Tx;
 }
 
@@ -76,7 +78,12 @@ export class WriteQueue<Tx> {
       return;
     }
     const tx = this.driver.transaction();
+    let aborted: Error | undefined;
     for (const unit of group) {
+      if (aborted) {
+        outcomes.push({ ok: false, error: aborted });
+        continue;
+      }
       try {
         this.driver.savepoint();
         const value = await unit.work(tx);
@@ -86,10 +93,25 @@ export class WriteQueue<Tx> {
         try {
           this.driver.rollbackToSavepoint();
         } catch {
-          // The savepoint is gone only if the whole transaction was aborted; COMMIT below will fail.
+          // The savepoint is gone only if the whole transaction was aborted; handled below.
         }
         outcomes.push({ ok: false, error });
+        // If the database rolled the whole transaction back, any further statement would run
+        // in autocommit and be durable while its caller is told it failed: stop the group.
+        if (!this.driver.inTransaction()) {
+          aborted = new Error('the transaction was aborted by the database; nothing in it was written', {
+            cause: error,
+          });
+        }
       }
+    }
+    if (aborted) {
+      const cause = aborted;
+      group.forEach((unit, i) => {
+        const outcome = outcomes[i];
+        unit.reject(outcome && !outcome.ok ? outcome.error : cause);
+      });
+      return;
     }
     try {
       this.driver.commit();

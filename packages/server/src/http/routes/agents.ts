@@ -5,6 +5,7 @@ import { type RouteSpec, route } from '../route.js';
 import {
   agentStatus,
   boundaries,
+  boundariesReplacement,
   description,
   environment,
   id,
@@ -101,7 +102,7 @@ export const agentRoutes = ({ engine }: AppDeps): RouteSpec[] => [
       labels: z.array(label).max(32).optional(),
       metadata: metadata.optional(),
       environments: z.array(environment).max(16).optional(),
-      boundaries: boundaries.optional(),
+      boundaries: boundariesReplacement.optional(),
     }),
     handler: async ({ principal, params, body }) => engine.agents.update(principal, params.agentId, body),
   }),
