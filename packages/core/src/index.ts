@@ -2,6 +2,7 @@ export * from './agent/agent.js';
 export * from './agent/keys.js';
 export * from './agent/lifecycle.js';
 export * from './audit/event.js';
+export * from './audit/verify-log.js';
 export * from './bytes.js';
 export * from './canonical-json.js';
 export * from './data-class.js';

@@ -4,9 +4,11 @@ import type {
   Agent,
   ApiKey,
   AuditRecord,
+  ExplainNode,
   Org,
   Page,
   PageOptions,
+  ProofBundle,
   RegisterAgentInput,
   User,
 } from './types.js';
@@ -34,6 +36,19 @@ export class MandateClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+    const response = await this.send(method, path, body, query);
+    const text = await response.text();
+    return (parseJson(text) ?? text) as T;
+  }
+
+  /** Sends a request and returns the raw response (for streams); errors are thrown as for request(). */
+  async send(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Query,
+    timeoutMs = this.options.timeoutMs ?? 30_000,
+  ): Promise<Response> {
     const url = new URL(this.base + path);
     for (const [name, value] of Object.entries(query ?? {}) as [string, unknown][]) {
       if (value !== undefined && value !== '') url.searchParams.set(name, String(value));
@@ -47,24 +62,22 @@ export class MandateClient {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+        signal: timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined,
       });
     } catch (error) {
       throw new MandateConnectionError(this.base, describeFetchFailure(error));
     }
+    if (response.ok) return response;
     const text = await response.text();
-    const json = parseJson(text);
-    if (!response.ok) {
-      const detail = (json as { error?: { code?: string; message?: string; field?: string } } | undefined)
-        ?.error;
-      throw new MandateApiError(
-        response.status,
-        detail?.code ?? `http_${response.status}`,
-        detail?.message ?? (text.slice(0, 200) || response.statusText),
-        detail?.field,
-      );
-    }
-    return (json ?? text) as T;
+    const detail = (
+      parseJson(text) as { error?: { code?: string; message?: string; field?: string } } | undefined
+    )?.error;
+    throw new MandateApiError(
+      response.status,
+      detail?.code ?? `http_${response.status}`,
+      detail?.message ?? (text.slice(0, 200) || response.statusText),
+      detail?.field,
+    );
   }
 
   readonly agents = {
@@ -139,7 +152,53 @@ export class MandateClient {
       } = {},
     ) => this.request<Page<AuditRecord>>('GET', '/v1/audit/events', undefined, filter),
     event: (seq: number) => this.request<AuditRecord>('GET', `/v1/audit/events/${seq}`),
+    checkpoint: () => this.request<string>('GET', '/v1/audit/checkpoint'),
+    signCheckpoint: () => this.request<string>('POST', '/v1/audit/checkpoint'),
+    checkpoints: (page: PageOptions = {}) =>
+      this.request<Page<{ size: number; note: string; signedAt: string }>>(
+        'GET',
+        '/v1/audit/checkpoints',
+        undefined,
+        {
+          ...page,
+        },
+      ),
+    verifierKey: async () => (await this.request<string>('GET', '/v1/audit/verifier-key')).trim(),
+    proof: (seq: number) => this.request<ProofBundle>('GET', `/v1/audit/events/${seq}/proof`),
+    consistency: (from: number, to?: number) =>
+      this.request<{ from: number; to: number; proof: string[] }>('GET', '/v1/audit/consistency', undefined, {
+        from,
+        to,
+      }),
+    leaves: (from: number, limit = 1000) =>
+      this.request<{ from: number; items: string[] }>('GET', '/v1/audit/leaves', undefined, { from, limit }),
+    explain: (seq: number) => this.request<ExplainNode>('GET', `/v1/audit/explain/${seq}`),
+    /** The log as JSON Lines (or OCSF), streamed; yields one line at a time without its newline. */
+    export: (options: { format?: 'jsonl' | 'ocsf'; from?: number } = {}) =>
+      this.lines('/v1/audit/export', options),
   };
+
+  private async *lines(path: string, query: object): AsyncGenerator<string> {
+    // No overall timeout: a whole log can take long to stream.
+    const response = await this.send('GET', path, undefined, query, 0);
+    if (!response.body) return;
+    const decoder = new TextDecoder();
+    let buffered = '';
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffered += decoder.decode(value, { stream: true });
+      let newline = buffered.indexOf('\n');
+      while (newline >= 0) {
+        yield buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        newline = buffered.indexOf('\n');
+      }
+    }
+    buffered += decoder.decode();
+    if (buffered.length > 0) yield buffered;
+  }
 }
 
 const enc = encodeURIComponent;

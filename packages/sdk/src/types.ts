@@ -84,4 +84,21 @@ export interface Org {
   updatedAt: string;
 }
 
+export interface ProofBundle {
+  index: number;
+  treeSize: number;
+  record: string;
+  leafHash: string;
+  proof: string[];
+  checkpoint: string;
+}
+
+export interface ExplainNode {
+  seq: number;
+  relation: string;
+  record: AuditRecord;
+  proof: ProofBundle;
+  dependsOn: ExplainNode[];
+}
+
 export type { AuditRecord };

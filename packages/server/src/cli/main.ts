@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { agentCommands } from './commands/agents.js';
 import { apiKeyCommands } from './commands/api-keys.js';
+import { auditCommands } from './commands/audit.js';
 import { initCommand } from './commands/init.js';
 import { keygenCommand } from './commands/keygen.js';
 import { orgCommands } from './commands/orgs.js';
@@ -32,6 +33,7 @@ userCommands(program, globals);
 apiKeyCommands(program, globals);
 orgCommands(program, globals);
 keygenCommand(program, globals);
+auditCommands(program, globals);
 
 for (const command of program.commands) {
   command.exitOverride();
