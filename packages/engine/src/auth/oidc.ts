@@ -59,8 +59,12 @@ export class OidcVerifier {
     const keys = this.keys.get(config.issuer);
     if (!keys) return undefined;
     let payload: JWTPayload;
+    let typ: string | undefined;
     try {
-      ({ payload } = await jwtVerify(token, keys, {
+      ({
+        payload,
+        protectedHeader: { typ },
+      } = await jwtVerify(token, keys, {
         issuer: config.issuer,
         audience: config.audience,
         algorithms: ALGORITHMS,
@@ -70,6 +74,8 @@ export class OidcVerifier {
     } catch {
       return undefined;
     }
+    // An ID token is typed JWT or untyped; an access token of the same issuer (at+jwt) is not one.
+    if (typ !== undefined && typ.toLowerCase() !== 'jwt') return undefined;
     // jose checks that `sub` is present, not that it is a string: an array or object here
     // would otherwise reach the user lookup (an array binds as several SQL parameters).
     const subject = payload.sub as unknown;

@@ -127,6 +127,11 @@ export interface OrgTransaction extends OrgReader {
    * every subtree root it completes, in this same transaction.
    */
   appendAudit(event: AuditEventInput, time: string): Promise<AuditRecord>;
+  /**
+   * Sets a platform setting in this transaction; throws DuplicateError if it is already set
+   * (so that, for example, only one default org can ever be recorded).
+   */
+  claimSetting(key: string, value: string): Promise<void>;
   /** Throws DuplicateError if a checkpoint of this size exists. */
   insertCheckpoint(checkpoint: StoredCheckpoint): Promise<void>;
 }

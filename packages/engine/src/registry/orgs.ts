@@ -4,7 +4,7 @@ import { formatApiKey, formatPlatformKey, hashSecret, newSecret } from '../auth/
 import type { EngineContext } from '../context.js';
 import { notFound } from '../errors.js';
 import type { ApiKey, Org } from '../ports/records.js';
-import type { Page, PageRequest } from '../ports/store.js';
+import { DuplicateError, type Page, type PageRequest } from '../ports/store.js';
 import { type ApiKeyView, apiKeyView, type OrgView, orgView } from './views.js';
 
 export const DEFAULT_ORG_SETTING = 'default_org_id';
@@ -22,7 +22,7 @@ export class OrgService {
   async create(
     principal: PlatformPrincipal | { kind: 'system' },
     name: string,
-    options: { withAdminKey?: boolean } = {},
+    options: { withAdminKey?: boolean; claimSetting?: string } = {},
   ): Promise<CreatedOrg> {
     const withAdminKey = options.withAdminKey ?? true;
     const now = this.ctx.clock.now().toISOString();
@@ -41,6 +41,8 @@ export class OrgService {
       version: 1,
     };
     await this.ctx.store.org(org.id).transact(async (tx) => {
+      // The default org records itself in the same transaction: a crash cannot leave a second one.
+      if (options.claimSetting) await tx.claimSetting(options.claimSetting, org.id);
       await tx.insertOrg(org);
       await this.ctx.audit.append(tx, {
         type: 'org.created',
@@ -101,9 +103,19 @@ export class OrgService {
   ): Promise<{ org: OrgView; created?: CreatedOrg }> {
     const existing = await this.ctx.store.platform.getSetting(DEFAULT_ORG_SETTING);
     if (existing) return { org: await this.get(existing) };
-    const created = await this.create({ kind: 'system' }, 'default', options);
-    await this.ctx.store.platform.setSetting(DEFAULT_ORG_SETTING, created.org.id);
-    return { org: created.org, created };
+    try {
+      const created = await this.create({ kind: 'system' }, 'default', {
+        ...options,
+        claimSetting: DEFAULT_ORG_SETTING,
+      });
+      return { org: created.org, created };
+    } catch (error) {
+      // Another process created it first; use theirs.
+      if (!(error instanceof DuplicateError)) throw error;
+      const winner = await this.ctx.store.platform.getSetting(DEFAULT_ORG_SETTING);
+      if (!winner) throw error;
+      return { org: await this.get(winner) };
+    }
   }
 
   /** Creates a platform key (for `/v1/orgs`), shown once. */

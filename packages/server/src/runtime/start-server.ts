@@ -1,6 +1,7 @@
 import { Authenticator, type Engine, OidcVerifier } from '@mandate/engine';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { ConfigError } from '../config/load.js';
 import type { MandateConfig } from '../config/schema.js';
 import { buildApp } from '../http/app.js';
 import { VERSION } from '../version.js';
@@ -28,11 +29,12 @@ export async function startServer(
   const { engine, dataDir } = openEngine(config);
   try {
     const { org, created } = await engine.orgs.ensureDefaultOrg({ withAdminKey: !config.adminKey });
+    const oidc = await oidcVerifier(config, engine);
     const authenticator = new Authenticator(engine, engine.users, {
       adminKey: config.adminKey,
       platformKey: config.platformKey,
       defaultOrgId: org.id,
-      oidc: config.oidc.length > 0 ? new OidcVerifier(config.oidc) : undefined,
+      oidc,
     });
     const { app } = await buildApp({
       engine,
@@ -73,6 +75,23 @@ export async function startServer(
   } catch (error) {
     await engine.store.close().catch(() => undefined);
     throw error;
+  }
+}
+
+/** The trusted issuers, checked at start: a bad org or JWKS file stops the start with one line. */
+async function oidcVerifier(config: MandateConfig, engine: Engine): Promise<OidcVerifier | undefined> {
+  if (config.oidc.length === 0) return undefined;
+  for (const [i, issuer] of config.oidc.entries()) {
+    if (issuer.orgId && !(await engine.store.platform.getOrg(issuer.orgId))) {
+      throw new ConfigError(`oidc[${i}].orgId: there is no org ${issuer.orgId}`);
+    }
+  }
+  try {
+    return new OidcVerifier(config.oidc);
+  } catch (error) {
+    throw new ConfigError(
+      `oidc: cannot load an issuer's JWKS file (${(error as Error).message.split('\n')[0]})`,
+    );
   }
 }
 

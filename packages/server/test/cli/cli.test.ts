@@ -188,7 +188,17 @@ const HELP_TREE: Record<string, string[]> = {
   'api-keys': ['create', 'list', 'show', 'revoke'],
   orgs: ['create', 'list', 'show'],
   keygen: [],
-  audit: ['tail', 'show', 'explain', 'checkpoint', 'verifier-key', 'proof', 'verify-proof', 'export', 'verify'],
+  audit: [
+    'tail',
+    'show',
+    'explain',
+    'checkpoint',
+    'verifier-key',
+    'proof',
+    'verify-proof',
+    'export',
+    'verify',
+  ],
 };
 
 /** The command names in a help text's "Commands:" section (without `help`). */

@@ -315,6 +315,15 @@ describe('OIDC ID tokens', () => {
     });
   });
 
+  it('an access token of the same issuer (typ at+jwt) is not an ID token: 401', async () => {
+    const bearer = await token(
+      { sub: uniqueName('typed'), groups: ['mandate-admins'] },
+      { header: { typ: 'at+jwt' } },
+    );
+    const answer = await call('GET', '/v1/agents', bearer);
+    expect([answer.status, answer.text]).toEqual([401, unauthorizedText]);
+  });
+
   it('a user offboarded by an admin gets 401 with a valid token', async () => {
     const subject = uniqueName('leaver');
     const bearer = await token({ sub: subject, groups: ['mandate-admins'] });

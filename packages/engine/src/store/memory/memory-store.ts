@@ -355,6 +355,10 @@ class MemoryOrgTransaction extends MemoryOrgReader implements OrgTransaction {
     this.state().audit.set(this.orgId, log);
     return JSON.parse(canonical) as AuditRecord;
   }
+  async claimSetting(key: string, value: string) {
+    if (this.state().settings.has(key)) throw new DuplicateError('the setting is already set');
+    this.state().settings.set(key, value);
+  }
   async insertCheckpoint(checkpoint: StoredCheckpoint) {
     const checkpoints = this.state().checkpoints.get(this.orgId) ?? new Map<number, StoredCheckpoint>();
     if (checkpoints.has(checkpoint.size)) throw new DuplicateError('a checkpoint of this size exists');

@@ -221,6 +221,10 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
     return JSON.parse(canonical) as AuditRecord;
   }
 
+  async claimSetting(key: string, value: string): Promise<void> {
+    this.run('INSERT INTO settings (key, value) VALUES (?, ?)', key, value);
+  }
+
   async insertCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
     this.run(
       'INSERT INTO checkpoints (org_id, size, root, note, signed_at) VALUES (?, ?, ?, ?, ?)',

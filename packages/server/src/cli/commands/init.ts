@@ -14,12 +14,27 @@ export function initCommand(program: Command, globals: () => GlobalOptions): voi
     .description('create the data folder, the default org, an admin key and a platform key (printed once)')
     .option('--config <file>', 'configuration file')
     .option('--data-dir <dir>', 'where the data lives (default ./.mandate)')
-    .action(async (options: { config?: string; dataDir?: string }) => {
+    .option('--new-platform-key', 'on an initialised folder: create one more platform key and print it')
+    .action(async (options: { config?: string; dataDir?: string; newPlatformKey?: boolean }) => {
       const config = loadConfig({ file: options.config, overrides: { dataDir: options.dataDir } });
       const { engine, dataDir } = openEngine(config);
       try {
-        if (await engine.store.platform.getSetting(DEFAULT_ORG_SETTING)) {
-          throw new CliError(`${dataDir} is already initialised (keys are shown only once, when created)`);
+        const initialised = Boolean(await engine.store.platform.getSetting(DEFAULT_ORG_SETTING));
+        if (initialised && options.newPlatformKey) {
+          // Whoever can write the data folder already controls the server; this is no escalation.
+          const platformKey = await engine.orgs.createPlatformKey(
+            'created by mandate init --new-platform-key',
+          );
+          if (globals().json) return printJson({ dataDir, platformKey });
+          process.stdout.write(
+            `Platform key (shown only now; manages orgs through /v1/orgs):\n  ${platformKey}\n`,
+          );
+          return;
+        }
+        if (initialised) {
+          throw new CliError(
+            `${dataDir} is already initialised (keys are shown only once; --new-platform-key makes another platform key)`,
+          );
         }
         const { org, created } = await engine.orgs.ensureDefaultOrg({ withAdminKey: true });
         const platformKey = await engine.orgs.createPlatformKey('created by mandate init');
