@@ -95,15 +95,18 @@ export class LogVerifier {
   push(line: string, storedLeaf?: Uint8Array): void {
     if (this.failure) return;
     const seq = this.frontier.size;
-    let record: { seq?: unknown };
+    let record: unknown;
     try {
-      record = JSON.parse(line) as { seq?: unknown };
+      record = JSON.parse(line);
       if (canonicalize(record) !== line) return this.fail(seq, 'the record is not in canonical form');
     } catch {
       return this.fail(seq, 'the record is not valid JSON');
     }
-    if (record.seq !== seq) {
-      return this.fail(seq, `expected the record with seq ${seq}, found seq ${String(record.seq)}`);
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+      return this.fail(seq, `expected the record with seq ${seq}, found a JSON value that is not a record`);
+    }
+    if ((record as { seq?: unknown }).seq !== seq) {
+      return this.fail(seq, `expected the record with seq ${seq}, found seq ${String((record as { seq?: unknown }).seq)}`);
     }
     const hash = leafHash(utf8(line));
     if (storedLeaf && !equalBytes(hash, storedLeaf)) {

@@ -16,6 +16,9 @@ export function formatCheckpoint(checkpoint: Checkpoint): string {
   if (checkpoint.origin.length === 0 || checkpoint.origin.includes('\n')) throw new NoteError('bad origin');
   if (!Number.isSafeInteger(checkpoint.size) || checkpoint.size < 0) throw new NoteError('bad tree size');
   if (checkpoint.rootHash.length !== 32) throw new NoteError('a root hash is 32 bytes');
+  if (checkpoint.extensions.some((line) => line.length === 0 || line.includes('\n'))) {
+    throw new NoteError('an extension line is non-empty and has no newline');
+  }
   const lines = [
     checkpoint.origin,
     String(checkpoint.size),
