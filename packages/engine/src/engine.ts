@@ -4,6 +4,7 @@ import { CheckpointService } from './audit/checkpoints.js';
 import { AuditExplainer } from './audit/explain.js';
 import { LogSigningKey } from './audit/log-key.js';
 import { AuditProofService } from './audit/proofs.js';
+import type { SignedHeadStore } from './audit/signed-heads.js';
 import type { EngineContext } from './context.js';
 import { type Clock, systemClock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
@@ -30,6 +31,8 @@ export interface EngineOptions {
   logKey?: LogSigningKey;
   /** Checkpoint origins are `<prefix>/<org id>` (default `mandate`). */
   logOriginPrefix?: string;
+  /** Where the signer remembers its last signed heads (default: in memory). */
+  signedHeads?: SignedHeadStore;
 }
 
 export function createEngine(store: Store, options: EngineOptions | Clock = {}): Engine {
@@ -37,9 +40,10 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
     clock = systemClock,
     logKey = LogSigningKey.generate(),
     logOriginPrefix,
+    signedHeads,
   } = 'now' in options ? { clock: options } : options;
   const ctx: EngineContext = { store, clock, audit: new StoreAuditLog(clock) };
-  const checkpoints = new CheckpointService(ctx, logKey, logOriginPrefix);
+  const checkpoints = new CheckpointService(ctx, logKey, logOriginPrefix, signedHeads);
   const proofs = new AuditProofService(ctx, checkpoints);
   return {
     ...ctx,

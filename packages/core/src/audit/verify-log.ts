@@ -106,7 +106,10 @@ export class LogVerifier {
       return this.fail(seq, `expected the record with seq ${seq}, found a JSON value that is not a record`);
     }
     if ((record as { seq?: unknown }).seq !== seq) {
-      return this.fail(seq, `expected the record with seq ${seq}, found seq ${String((record as { seq?: unknown }).seq)}`);
+      return this.fail(
+        seq,
+        `expected the record with seq ${seq}, found seq ${String((record as { seq?: unknown }).seq)}`,
+      );
     }
     const hash = leafHash(utf8(line));
     if (storedLeaf && !equalBytes(hash, storedLeaf)) {

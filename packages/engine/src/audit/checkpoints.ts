@@ -1,7 +1,9 @@
-import { formatCheckpoint, rootAt, signNote } from '@mandate/core';
+import { equalBytes, formatCheckpoint, fromBase64, rootAt, signNote, toBase64 } from '@mandate/core';
 import type { EngineContext } from '../context.js';
+import { MandateError } from '../errors.js';
 import { DuplicateError, type OrgReader, type StoredCheckpoint } from '../ports/store.js';
 import type { LogSigningKey } from './log-key.js';
+import { MemorySignedHeadStore, type SignedHeadStore } from './signed-heads.js';
 
 /** Reads stored subtree roots for proofs and roots; a missing node means the store is damaged. */
 export function nodeReader(org: OrgReader) {
@@ -14,13 +16,19 @@ export function nodeReader(org: OrgReader) {
 
 /**
  * Signs C2SP checkpoints of each org's log. A checkpoint is stored under its size, and a size
- * is signed at most once, so two different roots can never be signed for one size.
+ * is signed at most once. Before signing, the signer checks that the stored log still has the
+ * root it last signed (kept outside the database, in `heads`) and has not shrunk, so a log
+ * rewritten behind the server's back is never signed: two different roots are never signed
+ * for one size, and a signed history is never contradicted.
  */
 export class CheckpointService {
+  private readonly signing = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly ctx: EngineContext,
     private readonly key: LogSigningKey,
     private readonly originPrefix = 'mandate',
+    private readonly heads: SignedHeadStore = new MemorySignedHeadStore(),
   ) {}
 
   origin(orgId: string): string {
@@ -47,8 +55,17 @@ export class CheckpointService {
     return this.signAt(orgId, size);
   }
 
-  private async signAt(orgId: string, size: number): Promise<StoredCheckpoint> {
+  /** One signer per org at a time, so heads only move forward in order. */
+  private signAt(orgId: string, size: number): Promise<StoredCheckpoint> {
+    const previous = this.signing.get(orgId) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.signAtSerialised(orgId, size));
+    this.signing.set(orgId, run);
+    return run;
+  }
+
+  private async signAtSerialised(orgId: string, size: number): Promise<StoredCheckpoint> {
     const org = this.ctx.store.org(orgId);
+    await this.assertLogMatchesLastSignedHead(orgId, size);
     const existing = await org.getCheckpoint(size);
     if (existing) return existing;
     const root = await rootAt(nodeReader(org), size);
@@ -57,6 +74,8 @@ export class CheckpointService {
       this.key.signer(origin),
     ]);
     const checkpoint: StoredCheckpoint = { size, root, note, signedAt: this.ctx.clock.now().toISOString() };
+    // Remember it before anyone can see it: a crash here only means the same note is signed again.
+    this.heads.advance(orgId, { size, root: toBase64(root) });
     try {
       await org.transact((tx) => tx.insertCheckpoint(checkpoint));
       return checkpoint;
@@ -65,5 +84,25 @@ export class CheckpointService {
       if (error instanceof DuplicateError) return (await org.getCheckpoint(size)) as StoredCheckpoint;
       throw error;
     }
+  }
+
+  private async assertLogMatchesLastSignedHead(orgId: string, size: number): Promise<void> {
+    const head = this.heads.get(orgId);
+    if (!head) return;
+    const refuse = (why: string): never => {
+      throw new MandateError(
+        'unavailable',
+        `the audit log ${why} (last signed size ${head.size}); refusing to sign: it may have been tampered with`,
+      );
+    };
+    if (size < head.size) refuse('is shorter than its last signed checkpoint');
+    let stored: Uint8Array;
+    try {
+      stored = await rootAt(nodeReader(this.ctx.store.org(orgId)), head.size);
+    } catch {
+      return refuse('has lost Merkle nodes of its last signed checkpoint');
+    }
+    if (!equalBytes(stored, fromBase64(head.root)))
+      refuse('no longer has the root of its last signed checkpoint');
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ed25519Signer, formatVerifierKey, fromBase64, type NoteSigner, toBase64 } from '@mandate/core';
+import { ensureDir } from '../util/ensure-dir.js';
 
 /**
  * The audit log's Ed25519 signing key: one seed for the installation, kept in its own file
@@ -25,7 +26,7 @@ export class LogSigningKey {
       if (seed.length !== 32) throw new Error(`${file}: not a log signing key (expected 32 bytes)`);
       return new LogSigningKey(seed);
     }
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    ensureDir(path.dirname(file));
     const seed = new Uint8Array(randomBytes(32));
     // 'wx': never overwrite a key that appeared meanwhile.
     fs.writeFileSync(file, `${toBase64(seed)}\n`, { mode: 0o600, flag: 'wx' });

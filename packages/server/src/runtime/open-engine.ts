@@ -1,23 +1,42 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { createEngine, type Engine, LogSigningKey, SqliteStore } from '@mandate/engine';
+import {
+  createEngine,
+  type Engine,
+  ensureDir,
+  FileSignedHeadStore,
+  LogSigningKey,
+  SqliteStore,
+} from '@mandate/engine';
+import { ConfigError } from '../config/load.js';
 import type { MandateConfig } from '../config/schema.js';
 
 /** Opens the configured store (SQLite under `dataDir`) and the engine over it. */
 export function openEngine(config: MandateConfig): { engine: Engine; dataDir: string; file: string } {
   const dataDir = path.resolve(config.dataDir);
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = path.join(dataDir, 'mandate.db');
-  const store = new SqliteStore({
-    file,
-    clock: { now: () => new Date() },
-    writeQueue: { maxBatch: config.groupCommitMaxBatch, maxWaitMs: config.groupCommitMaxWaitMs },
-  });
   try {
+    ensureDir(dataDir);
+  } catch (error) {
+    throw new ConfigError(`data folder: ${(error as Error).message}`);
+  }
+  const file = path.join(dataDir, 'mandate.db');
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore({
+      file,
+      clock: { now: () => new Date() },
+      writeQueue: { maxBatch: config.groupCommitMaxBatch, maxWaitMs: config.groupCommitMaxWaitMs },
+    });
+  } catch (error) {
+    throw new ConfigError(`${file}: cannot open the database (${(error as Error).message})`);
+  }
+  try {
+    // The log's key and the heads it signed live beside the database, not in it.
     const logKey = LogSigningKey.loadOrCreate(path.join(dataDir, 'log-signing-key'));
-    return { engine: createEngine(store, { logKey, logOriginPrefix: config.logOrigin }), dataDir, file };
+    const signedHeads = new FileSignedHeadStore(path.join(dataDir, 'log-signed-heads.json'));
+    const engine = createEngine(store, { logKey, logOriginPrefix: config.logOrigin, signedHeads });
+    return { engine, dataDir, file };
   } catch (error) {
     void store.close();
-    throw error;
+    throw new ConfigError((error as Error).message);
   }
 }

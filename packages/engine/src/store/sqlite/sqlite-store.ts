@@ -12,6 +12,7 @@ import {
   type PlatformStore,
   type Store,
 } from '../../ports/store.js';
+import { ensureDir } from '../../util/ensure-dir.js';
 import { migrate } from './migrations.js';
 import { SqliteOrgReader, toPage } from './org-reader.js';
 import { isUniqueViolation, SqliteOrgTransaction } from './org-transaction.js';
@@ -36,7 +37,7 @@ export class SqliteStore implements Store {
   private readonly queue: WriteQueue<Database.Database>;
 
   constructor(options: SqliteStoreOptions) {
-    fs.mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+    ensureDir(path.dirname(options.file));
     this.writer = new Database(options.file);
     this.writer.pragma('journal_mode = WAL');
     this.writer.pragma('synchronous = FULL');
