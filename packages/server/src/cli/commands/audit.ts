@@ -176,12 +176,12 @@ export function auditCommands(program: Command, globals: Globals): void {
       '--file <export.jsonl>',
       'verify an export file offline instead of the server (with --key <verifier key>)',
     )
-    .option('--checkpoint <file>', 'with --file: the signed checkpoint to verify against')
+    .option('--checkpoint <file>', 'a signed checkpoint you saved earlier to verify against (required with --file)')
     .action(async (options: { verifierKey?: string; file?: string; checkpoint?: string }) => {
       // Offline (--file) there is no API key, so --key can only be the verifier key.
       const verdict = options.file
         ? await verifyFile(options.file, options.checkpoint, options.verifierKey ?? globals().key)
-        : await verifyServer(clientFrom(globals()), options.verifierKey);
+        : await verifyServer(clientFrom(globals()), options.verifierKey, options.checkpoint);
       if (globals().json) printJson(verdict);
       if (!verdict.ok) {
         throw new CliError(`verification failed at sequence ${verdict.firstBadSeq}: ${verdict.reason}`);
@@ -196,12 +196,20 @@ export function auditCommands(program: Command, globals: Globals): void {
     });
 }
 
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
 function seqOf(text: string): number {
   if (!/^\d{1,15}$/.test(text)) throw new CliError(`not a sequence number: ${text}`);
   return Number(text);
 }
 
-async function verifyServer(client: MandateClient, trustedKey: string | undefined) {
+async function verifyServer(client: MandateClient, trustedKey: string | undefined, pinnedFile?: string) {
   const key = trustedKey ?? (await client.audit.verifierKey());
   if (!trustedKey) {
     process.stderr.write(`note: trusting the server's verifier key ${key}; pass --verifier-key to pin it\n`);
@@ -219,6 +227,14 @@ async function verifyServer(client: MandateClient, trustedKey: string | undefine
     }
     if (!page.nextCursor) break;
     cursor = page.nextCursor;
+  }
+  if (pinnedFile) {
+    // A checkpoint the auditor kept: the log must still match it, whatever the server now serves.
+    try {
+      checkpoints.push(verifyCheckpoint(readText(pinnedFile), key));
+    } catch (error) {
+      asCliError(error);
+    }
   }
   if (checkpoints.length === 0) checkpoints.push(verifyCheckpoint(await client.audit.checkpoint(), key));
   const verifier = new LogVerifier(checkpoints);
@@ -245,9 +261,8 @@ async function verifyFile(file: string, checkpointFile: string | undefined, key:
     throw new CliError('--file needs --checkpoint <file> and --key <verifier key>');
   let checkpoint: Checkpoint;
   try {
-    checkpoint = verifyCheckpoint(fs.readFileSync(checkpointFile, 'utf8'), key);
+    checkpoint = verifyCheckpoint(readText(checkpointFile), key);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code) throw new CliError(`${checkpointFile}: cannot read`);
     asCliError(error);
   }
   if (!fs.existsSync(file)) throw new CliError(`${file}: no such file`);
