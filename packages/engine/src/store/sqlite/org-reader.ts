@@ -10,6 +10,7 @@ import type {
   StoredCheckpoint,
   UserFilter,
 } from '../../ports/store.js';
+import { statement } from './statements.js';
 
 type Row = { doc: string };
 type AuditRow = { seq: number; record: string };
@@ -29,7 +30,7 @@ export class SqliteOrgReader implements OrgReader {
   ) {}
 
   protected doc<T>(sql: string, ...params: unknown[]): T | undefined {
-    const row = this.db.prepare(sql).get(this.orgId, ...params) as Row | undefined;
+    const row = statement(this.db, sql).get(this.orgId, ...params) as Row | undefined;
     return row ? (JSON.parse(row.doc) as T) : undefined;
   }
 
@@ -88,9 +89,10 @@ export class SqliteOrgReader implements OrgReader {
       where.push('a.id > ?');
       params.push(page.after);
     }
-    const rows = this.db
-      .prepare(`SELECT a.doc FROM agents a WHERE ${where.join(' AND ')} ORDER BY a.id LIMIT ?`)
-      .all(...params, page.limit + 1) as Row[];
+    const rows = statement(
+      this.db,
+      `SELECT a.doc FROM agents a WHERE ${where.join(' AND ')} ORDER BY a.id LIMIT ?`,
+    ).all(...params, page.limit + 1) as Row[];
     return toPage(
       rows.map((r) => JSON.parse(r.doc) as Agent),
       page.limit,
@@ -125,9 +127,10 @@ export class SqliteOrgReader implements OrgReader {
       where.push('id > ?');
       params.push(page.after);
     }
-    const rows = this.db
-      .prepare(`SELECT doc FROM users WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`)
-      .all(...params, page.limit + 1) as Row[];
+    const rows = statement(
+      this.db,
+      `SELECT doc FROM users WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`,
+    ).all(...params, page.limit + 1) as Row[];
     return toPage(
       rows.map((r) => JSON.parse(r.doc) as User),
       page.limit,
@@ -136,23 +139,26 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   async countLiveAgentsOwnedBy(userId: string): Promise<number> {
-    const row = this.db
-      .prepare("SELECT count(*) AS n FROM agents WHERE org_id = ? AND owner_id = ? AND status <> 'revoked'")
-      .get(this.orgId, userId) as { n: number };
+    const row = statement(
+      this.db,
+      "SELECT count(*) AS n FROM agents WHERE org_id = ? AND owner_id = ? AND status <> 'revoked'",
+    ).get(this.orgId, userId) as { n: number };
     return row.n;
   }
 
   async getApiKey(keyId: string): Promise<ApiKey | undefined> {
-    const row = this.db
-      .prepare('SELECT doc, last_used_at FROM api_keys WHERE org_id = ? AND id = ?')
-      .get(this.orgId, keyId) as (Row & { last_used_at: string | null }) | undefined;
+    const row = statement(this.db, 'SELECT doc, last_used_at FROM api_keys WHERE org_id = ? AND id = ?').get(
+      this.orgId,
+      keyId,
+    ) as (Row & { last_used_at: string | null }) | undefined;
     return row ? withLastUsed(row) : undefined;
   }
 
   async listApiKeys(page: PageRequest): Promise<Page<ApiKey>> {
-    const rows = this.db
-      .prepare('SELECT doc, last_used_at FROM api_keys WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?')
-      .all(this.orgId, page.after ?? '', page.limit + 1) as (Row & { last_used_at: string | null })[];
+    const rows = statement(
+      this.db,
+      'SELECT doc, last_used_at FROM api_keys WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?',
+    ).all(this.orgId, page.after ?? '', page.limit + 1) as (Row & { last_used_at: string | null })[];
     return toPage(rows.map(withLastUsed), page.limit, (k) => k.id);
   }
 
@@ -162,9 +168,10 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   async getAuditCanonical(seq: number): Promise<string | undefined> {
-    const row = this.db
-      .prepare('SELECT record FROM audit_events WHERE org_id = ? AND seq = ?')
-      .get(this.orgId, seq) as { record: string } | undefined;
+    const row = statement(this.db, 'SELECT record FROM audit_events WHERE org_id = ? AND seq = ?').get(
+      this.orgId,
+      seq,
+    ) as { record: string } | undefined;
     return row?.record;
   }
 
@@ -197,9 +204,10 @@ export class SqliteOrgReader implements OrgReader {
       where.push('seq > ?');
       params.push(Number(page.after));
     }
-    const rows = this.db
-      .prepare(`SELECT seq, record FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`)
-      .all(...params, page.limit + 1) as AuditRow[];
+    const rows = statement(
+      this.db,
+      `SELECT seq, record FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`,
+    ).all(...params, page.limit + 1) as AuditRow[];
     return toPage(
       rows.map((r) => JSON.parse(r.record) as AuditRecord),
       page.limit,
@@ -212,19 +220,18 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   protected logSizeNow(): number {
-    const row = this.db.prepare('SELECT log_size FROM orgs WHERE id = ?').get(this.orgId) as
+    const row = statement(this.db, 'SELECT log_size FROM orgs WHERE id = ?').get(this.orgId) as
       | { log_size: number }
       | undefined;
     return row?.log_size ?? 0;
   }
 
   async listAuditCanonical(from: number, limit: number): Promise<Array<{ seq: number; canonical: string }>> {
-    const rows = this.db
-      .prepare(
-        `SELECT e.seq, e.record FROM audit_events e JOIN orgs o ON o.id = e.org_id
+    const rows = statement(
+      this.db,
+      `SELECT e.seq, e.record FROM audit_events e JOIN orgs o ON o.id = e.org_id
          WHERE e.org_id = ? AND e.seq >= ? AND e.seq < o.log_size ORDER BY e.seq LIMIT ?`,
-      )
-      .all(this.orgId, from, limit) as AuditRow[];
+    ).all(this.orgId, from, limit) as AuditRow[];
     return rows.map((r) => ({ seq: r.seq, canonical: r.record }));
   }
 
@@ -233,43 +240,42 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   protected nodeNow(level: number, index: number): Uint8Array | undefined {
-    const row = this.db
-      .prepare('SELECT hash FROM merkle_nodes WHERE org_id = ? AND level = ? AND idx = ?')
-      .get(this.orgId, level, index) as { hash: Buffer } | undefined;
+    const row = statement(
+      this.db,
+      'SELECT hash FROM merkle_nodes WHERE org_id = ? AND level = ? AND idx = ?',
+    ).get(this.orgId, level, index) as { hash: Buffer } | undefined;
     return row ? new Uint8Array(row.hash) : undefined;
   }
 
   async listLeafHashes(from: number, limit: number): Promise<Uint8Array[]> {
-    const rows = this.db
-      .prepare(
-        'SELECT hash FROM merkle_nodes WHERE org_id = ? AND level = 0 AND idx >= ? ORDER BY idx LIMIT ?',
-      )
-      .all(this.orgId, from, limit) as { hash: Buffer }[];
+    const rows = statement(
+      this.db,
+      'SELECT hash FROM merkle_nodes WHERE org_id = ? AND level = 0 AND idx >= ? ORDER BY idx LIMIT ?',
+    ).all(this.orgId, from, limit) as { hash: Buffer }[];
     return rows.map((r) => new Uint8Array(r.hash));
   }
 
   async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
-    const row = this.db
-      .prepare(
-        'SELECT size, root, note, signed_at FROM checkpoints WHERE org_id = ? ORDER BY size DESC LIMIT 1',
-      )
-      .get(this.orgId) as CheckpointRow | undefined;
+    const row = statement(
+      this.db,
+      'SELECT size, root, note, signed_at FROM checkpoints WHERE org_id = ? ORDER BY size DESC LIMIT 1',
+    ).get(this.orgId) as CheckpointRow | undefined;
     return row ? toCheckpoint(row) : undefined;
   }
 
   async getCheckpoint(size: number): Promise<StoredCheckpoint | undefined> {
-    const row = this.db
-      .prepare('SELECT size, root, note, signed_at FROM checkpoints WHERE org_id = ? AND size = ?')
-      .get(this.orgId, size) as CheckpointRow | undefined;
+    const row = statement(
+      this.db,
+      'SELECT size, root, note, signed_at FROM checkpoints WHERE org_id = ? AND size = ?',
+    ).get(this.orgId, size) as CheckpointRow | undefined;
     return row ? toCheckpoint(row) : undefined;
   }
 
   async listCheckpoints(page: PageRequest): Promise<Page<StoredCheckpoint>> {
-    const rows = this.db
-      .prepare(
-        'SELECT size, root, note, signed_at FROM checkpoints WHERE org_id = ? AND size > ? ORDER BY size LIMIT ?',
-      )
-      .all(this.orgId, page.after === undefined ? -1 : Number(page.after), page.limit + 1) as CheckpointRow[];
+    const rows = statement(
+      this.db,
+      'SELECT size, root, note, signed_at FROM checkpoints WHERE org_id = ? AND size > ? ORDER BY size LIMIT ?',
+    ).all(this.orgId, page.after === undefined ? -1 : Number(page.after), page.limit + 1) as CheckpointRow[];
     return toPage(rows.map(toCheckpoint), page.limit, (c) => String(c.size));
   }
 }

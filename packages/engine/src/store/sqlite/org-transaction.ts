@@ -15,6 +15,7 @@ import {
   type StoredCheckpoint,
 } from '../../ports/store.js';
 import { SqliteOrgReader } from './org-reader.js';
+import { statement } from './statements.js';
 
 /** Org-scoped writes on the writer connection; only ever used inside the write queue's transaction. */
 export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransaction {
@@ -24,7 +25,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
 
   private run(sql: string, ...params: unknown[]): Database.RunResult {
     try {
-      return this.db.prepare(sql).run(...params);
+      return statement(this.db, sql).run(...params);
     } catch (error) {
       if (isUniqueViolation(error)) throw new DuplicateError('an object with this identity already exists');
       throw error;
@@ -203,7 +204,8 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
       event.target.type,
       event.target.id,
     );
-    const insertNode = this.db.prepare(
+    const insertNode = statement(
+      this.db,
       'INSERT INTO merkle_nodes (org_id, level, idx, hash) VALUES (?, ?, ?, ?)',
     );
     const nodes = nodesCompletedBy(seq, leafHash(utf8(canonical)), (level, index) => {

@@ -16,6 +16,7 @@ import { ensureDir } from '../../util/ensure-dir.js';
 import { migrate } from './migrations.js';
 import { SqliteOrgReader, toPage } from './org-reader.js';
 import { isUniqueViolation, SqliteOrgTransaction } from './org-transaction.js';
+import { statement } from './statements.js';
 import { type TransactionDriver, WriteQueue, type WriteQueueOptions } from './write-queue.js';
 
 export interface SqliteStoreOptions {
@@ -73,7 +74,7 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.reader.prepare('SELECT 1').get();
+    statement(this.reader, 'SELECT 1').get();
   }
 
   async close(): Promise<void> {
@@ -104,9 +105,10 @@ class SqlitePlatformStore implements PlatformStore {
   ) {}
 
   async listOrgs(page: PageRequest): Promise<Page<Org>> {
-    const rows = this.db
-      .prepare('SELECT doc FROM orgs WHERE id > ? ORDER BY id LIMIT ?')
-      .all(page.after ?? '', page.limit + 1) as { doc: string }[];
+    const rows = statement(this.db, 'SELECT doc FROM orgs WHERE id > ? ORDER BY id LIMIT ?').all(
+      page.after ?? '',
+      page.limit + 1,
+    ) as { doc: string }[];
     return toPage(
       rows.map((r) => JSON.parse(r.doc) as Org),
       page.limit,
@@ -115,14 +117,14 @@ class SqlitePlatformStore implements PlatformStore {
   }
 
   async getOrg(orgId: string): Promise<Org | undefined> {
-    const row = this.db.prepare('SELECT doc FROM orgs WHERE id = ?').get(orgId) as
+    const row = statement(this.db, 'SELECT doc FROM orgs WHERE id = ?').get(orgId) as
       | { doc: string }
       | undefined;
     return row ? (JSON.parse(row.doc) as Org) : undefined;
   }
 
   async getSetting(key: string): Promise<string | undefined> {
-    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as
+    const row = statement(this.db, 'SELECT value FROM settings WHERE key = ?').get(key) as
       | { value: string }
       | undefined;
     return row?.value;
@@ -130,16 +132,15 @@ class SqlitePlatformStore implements PlatformStore {
 
   async setSetting(key: string, value: string): Promise<void> {
     await this.write((db) =>
-      db
-        .prepare(
-          'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-        )
-        .run(key, value),
+      statement(
+        db,
+        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ).run(key, value),
     );
   }
 
   async findApiKey(keyId: string): Promise<ApiKey | undefined> {
-    const row = this.db.prepare('SELECT doc, last_used_at FROM api_keys WHERE id = ?').get(keyId) as
+    const row = statement(this.db, 'SELECT doc, last_used_at FROM api_keys WHERE id = ?').get(keyId) as
       | { doc: string; last_used_at: string | null }
       | undefined;
     if (!row) return undefined;
@@ -149,7 +150,7 @@ class SqlitePlatformStore implements PlatformStore {
   }
 
   async getPlatformKey(keyId: string): Promise<PlatformKey | undefined> {
-    const row = this.db.prepare('SELECT doc FROM platform_keys WHERE id = ?').get(keyId) as
+    const row = statement(this.db, 'SELECT doc FROM platform_keys WHERE id = ?').get(keyId) as
       | { doc: string }
       | undefined;
     return row ? (JSON.parse(row.doc) as PlatformKey) : undefined;
@@ -158,7 +159,7 @@ class SqlitePlatformStore implements PlatformStore {
   async insertPlatformKey(key: PlatformKey): Promise<void> {
     await this.write((db) => {
       try {
-        db.prepare('INSERT INTO platform_keys (id, doc) VALUES (?, ?)').run(key.id, JSON.stringify(key));
+        statement(db, 'INSERT INTO platform_keys (id, doc) VALUES (?, ?)').run(key.id, JSON.stringify(key));
       } catch (error) {
         if (isUniqueViolation(error)) throw new DuplicateError('a platform key with this id exists');
         throw error;
@@ -167,10 +168,12 @@ class SqlitePlatformStore implements PlatformStore {
   }
 
   async countPlatformKeys(): Promise<number> {
-    return (this.db.prepare('SELECT count(*) AS n FROM platform_keys').get() as { n: number }).n;
+    return (statement(this.db, 'SELECT count(*) AS n FROM platform_keys').get() as { n: number }).n;
   }
 
   async touchApiKey(keyId: string, at: string): Promise<void> {
-    await this.write((db) => db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(at, keyId));
+    await this.write((db) =>
+      statement(db, 'UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(at, keyId),
+    );
   }
 }

@@ -1,0 +1,341 @@
+/**
+ * Mandate audit-log benchmarks: `npm run bench` (full) or `BENCH_QUICK=1 npm run bench` (small
+ * sizes, ~1 minute). Runs against the built packages (packages/*\/dist). See bench/README.md.
+ * Writes bench/results/audit-<timestamp>.json and bench/results/latest.json, prints a table.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createEngine, systemClock } from '@mandate/engine';
+import { openStore, runAppends } from './lib/appends.mjs';
+import { buildLog, measureProofs } from './lib/proofs.mjs';
+import {
+  Deadline,
+  fmt,
+  formatTable,
+  log,
+  machineInfo,
+  makeTempDir,
+  ratio,
+  removeDb,
+  round,
+} from './lib/util.mjs';
+import { runVerification } from './lib/verify.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const env = process.env;
+const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
+
+const list = (value, fallback) =>
+  value
+    ? value
+        .split(',')
+        .map((s) => Number(s.trim().replace(/_/g, '')))
+        .filter((n) => Number.isSafeInteger(n) && n > 0)
+    : fallback;
+const num = (value, fallback) => {
+  const n = Number(value);
+  return value !== undefined && value !== '' && Number.isFinite(n) && n > 0 ? n : fallback;
+};
+
+const params = {
+  quick,
+  only: (env.BENCH_ONLY ?? 'appends,proofs,verify').split(',').map((s) => s.trim()),
+  seed: num(env.BENCH_SEED, 20250101),
+  orgId: 'org_BENCH',
+  repetitions: num(env.BENCH_REPS, 3),
+  appends: {
+    concurrencies: list(env.BENCH_CONCURRENCY, [1, 16, 64]),
+    count: num(env.BENCH_APPEND_COUNT, quick ? 1000 : 10_000),
+    secondsPerRun: num(env.BENCH_APPEND_SECONDS, quick ? 1 : 5),
+    storeWriteQueue: { maxBatch: 256, maxWaitMs: 0, note: 'SqliteStore defaults' },
+  },
+  proofs: {
+    sizes: list(env.BENCH_SIZES, quick ? [1000, 10_000] : [100_000, 1_000_000]).sort((a, b) => a - b),
+    buildBatch: num(env.BENCH_BUILD_BATCH, 10_000),
+    buildSeconds: num(env.BENCH_BUILD_SECONDS, quick ? 60 : 420),
+    samples: num(env.BENCH_PROOF_SAMPLES, quick ? 200 : 1000),
+    secondsPerSize: num(env.BENCH_PROOF_SECONDS, quick ? 5 : 30),
+  },
+  verification: {
+    breakdownRecords: num(env.BENCH_BREAKDOWN_RECORDS, quick ? 10_000 : 100_000),
+  },
+  maxSeconds: num(env.BENCH_MAX_SECONDS, quick ? 180 : 900),
+};
+
+const startedAt = new Date();
+const deadline = new Deadline(params.maxSeconds);
+const tempDir = makeTempDir(env.BENCH_DIR);
+const keep = env.BENCH_KEEP === '1';
+const cleanup = () => {
+  if (!keep) fs.rmSync(tempDir, { recursive: true, force: true });
+};
+process.on('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
+
+const results = {
+  benchmark: 'audit',
+  startedAt: startedAt.toISOString(),
+  params,
+  machine: machineInfo(tempDir),
+  notes: [],
+};
+log(`${quick ? 'quick' : 'full'} run; temp dir ${tempDir} (${results.machine.tempDirFilesystem ?? '?'})`);
+
+try {
+  if (params.only.includes('appends')) {
+    log('appends: durable group-commit appends vs plain SQLite inserts');
+    results.appends = await runAppends({
+      dir: tempDir,
+      orgId: params.orgId,
+      seed: params.seed,
+      concurrencies: params.appends.concurrencies,
+      count: params.appends.count,
+      seconds: params.appends.secondsPerRun,
+      reps: params.repetitions,
+      deadline,
+    });
+  }
+
+  if (params.only.includes('proofs') || params.only.includes('verify')) {
+    const file = path.join(tempDir, 'log.db');
+    removeDb(file);
+    const store = await openStore(file, params.orgId);
+    const engine = createEngine(store, { clock: systemClock });
+    const buildDeadline = deadline.within(params.proofs.buildSeconds);
+    const builds = [];
+    const proofs = [];
+    let size = 0;
+    try {
+      for (const target of params.proofs.sizes) {
+        log(`build: appending records ${size}..${target} in transactions of ${params.proofs.buildBatch}`);
+        const build = await buildLog({
+          store,
+          orgId: params.orgId,
+          seed: params.seed,
+          from: size,
+          to: target,
+          batch: params.proofs.buildBatch,
+          deadline: buildDeadline,
+        });
+        size = build.to;
+        builds.push({
+          requestedSize: target,
+          size,
+          complete: build.complete,
+          seconds: round(build.seconds, 1),
+          appendsPerSecond: round(build.perSecond, 0),
+        });
+        if (!build.complete) {
+          results.notes.push(
+            `the log reached only ${size} of ${target} records within the build budget ` +
+              `(${params.proofs.buildSeconds} s); later sizes were measured at ${size}`,
+          );
+        }
+        if (params.only.includes('proofs') && size > 0) {
+          log(`proofs: measuring at ${size.toLocaleString('en-US')} records`);
+          proofs.push({
+            requestedSize: target,
+            ...(await measureProofs({
+              store,
+              engine,
+              file,
+              orgId: params.orgId,
+              seed: params.seed,
+              size,
+              samples: params.proofs.samples,
+              seconds: params.proofs.secondsPerSize,
+              deadline,
+            })),
+          });
+        }
+        if (!build.complete) break;
+      }
+      results.build = builds;
+      if (proofs.length > 0) {
+        const first = proofs[0];
+        const last = proofs[proofs.length - 1];
+        results.proofs = {
+          sizes: proofs,
+          scaling:
+            proofs.length > 1
+              ? {
+                  from: first.size,
+                  to: last.size,
+                  sizeRatio: round(last.size / first.size, 2),
+                  log2Ratio: round(Math.log2(last.size) / Math.log2(first.size), 3),
+                  inclusionMedianRatio: round(last.inclusion.medianUs / first.inclusion.medianUs, 3),
+                  consistencyMedianRatio: round(last.consistency.medianUs / first.consistency.medianUs, 3),
+                  bundleMedianRatio: round(last.bundle.medianUs / first.bundle.medianUs, 3),
+                  inclusionReadsRatio: round(
+                    last.inclusion.nodeReads.median / first.inclusion.nodeReads.median,
+                    3,
+                  ),
+                }
+              : null,
+        };
+      }
+      if (params.only.includes('verify') && size > 0) {
+        log(`verify: LogVerifier over the whole log of ${size.toLocaleString('en-US')} records`);
+        results.verification = {
+          size,
+          ...(await runVerification({
+            store,
+            engine,
+            orgId: params.orgId,
+            size,
+            reps: params.repetitions,
+            breakdownRecords: params.verification.breakdownRecords,
+            deadline,
+          })),
+        };
+      }
+    } finally {
+      await store.close();
+    }
+  }
+  if (deadline.passed()) results.notes.push(`the global time budget (${params.maxSeconds} s) was reached`);
+} finally {
+  cleanup();
+}
+
+const finishedAt = new Date();
+results.finishedAt = finishedAt.toISOString();
+results.durationSeconds = round((finishedAt - startedAt) / 1000, 1);
+results.table = table(results);
+
+const outDir = path.join(here, 'results');
+fs.mkdirSync(outDir, { recursive: true });
+const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+const json = `${JSON.stringify(results, null, 2)}\n`;
+const outFile = path.join(outDir, `audit-${stamp}${quick ? '-quick' : ''}.json`);
+fs.writeFileSync(outFile, json);
+fs.writeFileSync(path.join(outDir, 'latest.json'), json);
+process.stdout.write(
+  `\n${results.table}\n\nresults: ${path.relative(process.cwd(), outFile)} (and latest.json)\n`,
+);
+
+function table(r) {
+  const out = [];
+  const m = r.machine;
+  out.push(
+    `Mandate audit benchmark (${r.params.quick ? 'quick' : 'full'}): node ${m.node}, ${m.cpus} × ${m.cpuModel}, ` +
+      `SQLite ${m.sqlite}, ${r.durationSeconds} s`,
+  );
+  if (r.appends) {
+    const a = r.appends;
+    out.push(
+      '',
+      `1. Durable appends (WAL, synchronous=FULL), median of ${a.repetitions}; records ${a.records.meanBytes} B mean; ` +
+        `plain 1 txn/insert: ${fmt(a.plainPerInsert.medianPerSecond)}/s`,
+      formatTable([
+        [
+          'callers',
+          'store appends/s',
+          'group',
+          'p50 ms',
+          'p95 ms',
+          'plain batch/s',
+          'schema batch/s',
+          'vs plain 1/txn',
+          'vs plain batch',
+          'vs schema batch',
+        ],
+        ...a.byConcurrency.map((c) => [
+          c.concurrency,
+          fmt(c.store.medianPerSecond),
+          fmt(c.store.medianGroup, 1),
+          fmt(c.store.medianLatencyMs.p50, 2),
+          fmt(c.store.medianLatencyMs.p95, 2),
+          fmt(c.plainSameBatching.medianPerSecond),
+          fmt(c.schemaSameBatching?.medianPerSecond),
+          ratio(c.ratioVsPlainPerInsert),
+          ratio(c.ratioVsPlainSameBatching),
+          ratio(c.ratioVsSchemaSameBatching),
+        ]),
+      ]),
+    );
+  }
+  if (r.build) {
+    out.push(
+      '',
+      `Log build through the store (transactions of ${r.params.proofs.buildBatch}): ` +
+        r.build
+          .map(
+            (b) =>
+              `${fmt(b.size, 0)} records ${b.complete ? '' : '(INCOMPLETE) '}+${b.seconds} s (${fmt(b.appendsPerSecond)}/s)`,
+          )
+          .join('; '),
+    );
+  }
+  if (r.proofs) {
+    out.push(
+      '',
+      '2. Proof generation through the store (µs; reads = distinct node reads per proof)',
+      formatTable([
+        [
+          'log size',
+          'incl p50',
+          'incl p95',
+          'reads p50/max',
+          'raw stmt p50',
+          'store/raw',
+          'cons p50',
+          'cons p95',
+          'cons reads',
+          'bundle p50',
+          'bundle p95',
+        ],
+        ...r.proofs.sizes.map((p) => [
+          fmt(p.size, 0),
+          fmt(p.inclusion.medianUs, 0),
+          fmt(p.inclusion.p95Us, 0),
+          `${p.inclusion.nodeReads.median}/${p.inclusion.nodeReads.max}`,
+          fmt(p.inclusionRawStatement.medianUs, 0),
+          ratio(p.ratioStoreVsRawStatement),
+          fmt(p.consistency.medianUs, 0),
+          fmt(p.consistency.p95Us, 0),
+          `${p.consistency.nodeReads.median}/${p.consistency.nodeReads.max}`,
+          fmt(p.bundle.medianUs, 0),
+          fmt(p.bundle.p95Us, 0),
+        ]),
+      ]),
+    );
+    const s = r.proofs.scaling;
+    if (s) {
+      out.push(
+        `${fmt(s.to, 0)} vs ${fmt(s.from, 0)} (${s.sizeRatio}× records, log2 ratio ${s.log2Ratio}): inclusion median ` +
+          `${ratio(s.inclusionMedianRatio)}, consistency ${ratio(s.consistencyMedianRatio)}, bundle ${ratio(s.bundleMedianRatio)}, ` +
+          `node reads ${ratio(s.inclusionReadsRatio)}`,
+      );
+    }
+  }
+  if (r.verification) {
+    const v = r.verification;
+    const b = v.breakdown.usPerRecord;
+    out.push(
+      '',
+      `3. Whole-log verification of ${fmt(v.size, 0)} records (${v.records.meanBytes} B mean), in memory, median of ${v.repetitions}`,
+      formatTable([
+        ['', 'records/s', 'µs/record'],
+        [
+          'LogVerifier vs checkpoint',
+          fmt(v.logVerifier.medianPerSecond),
+          fmt(v.logVerifier.medianUsPerRecord),
+        ],
+        [
+          'node:crypto SHA-256 (baseline)',
+          fmt(v.nodeCryptoSha256.medianPerSecond),
+          fmt(v.nodeCryptoSha256.medianUsPerRecord),
+        ],
+      ]),
+      `ratio LogVerifier / SHA-256: ${ratio(v.ratioVerifierVsSha256)}; export from the store: ${fmt(v.export.perSecond)} records/s; ` +
+        `per record: parse+canonicalize ${fmt(b.jsonParseAndCanonicalize)} µs, leaf hash (noble) ${fmt(b.leafHashNoble)} µs, ` +
+        `leaf hash (node:crypto) ${fmt(b.leafHashNodeCrypto)} µs`,
+    );
+  }
+  for (const note of r.notes) out.push(`note: ${note}`);
+  return out.join('\n');
+}
