@@ -332,3 +332,15 @@ describe('loadConfig: each bad value names its key, in one line', () => {
     expect(errorOf({}).message).toMatch(/^mandate\.yaml: oidc\.0\.issuer: /);
   });
 });
+
+describe('configured keys', () => {
+  it('refuses a MANDATE_ADMIN_KEY shaped like a stored key, which could never authenticate', () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'mandate-config-'));
+    expect(() => loadConfig({ env: { MANDATE_ADMIN_KEY: `mk_${'x'.repeat(40)}` }, cwd })).toThrow(
+      /^MANDATE_ADMIN_KEY: must not start with mk_/,
+    );
+    expect(() => loadConfig({ env: { MANDATE_PLATFORM_KEY: `mpk_${'x'.repeat(40)}` }, cwd })).toThrow(
+      /^MANDATE_PLATFORM_KEY: /,
+    );
+  });
+});

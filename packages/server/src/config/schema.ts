@@ -13,14 +13,26 @@ const oidcIssuer = z.strictObject({
   roleMap: z.record(z.string(), z.enum(ROLES)).optional(),
 });
 
+/**
+ * A key given in configuration: long enough, and not shaped like a stored key (`mk_…`,
+ * `mpk_…`), which would be looked up in the database instead and so never work.
+ */
+const envKey = z
+  .string()
+  .min(24, 'must be at least 24 characters')
+  .refine(
+    (value) => !/^mp?k_/.test(value),
+    'must not start with mk_ or mpk_ (those are stored keys); use any other random string',
+  );
+
 /** Every setting, its default, and its limits. Defaults run Mandate with no configuration. */
 export const configSchema = z
   .strictObject({
     port: z.coerce.number().int().min(0).max(65535).default(7070),
     host: z.string().min(1).default('127.0.0.1'),
     dataDir: z.string().min(1).default('./.mandate'),
-    adminKey: z.string().min(24, 'must be at least 24 characters').optional(),
-    platformKey: z.string().min(24, 'must be at least 24 characters').optional(),
+    adminKey: envKey.optional(),
+    platformKey: envKey.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     databaseUrl: z.string().optional(),
     bodyLimitBytes: z.coerce

@@ -176,7 +176,10 @@ export function auditCommands(program: Command, globals: Globals): void {
       '--file <export.jsonl>',
       'verify an export file offline instead of the server (with --key <verifier key>)',
     )
-    .option('--checkpoint <file>', 'a signed checkpoint you saved earlier to verify against (required with --file)')
+    .option(
+      '--checkpoint <file>',
+      'a signed checkpoint you saved earlier to verify against (required with --file)',
+    )
     .action(async (options: { verifierKey?: string; file?: string; checkpoint?: string }) => {
       // Offline (--file) there is no API key, so --key can only be the verifier key.
       const verdict = options.file
