@@ -16,4 +16,8 @@ export * from './note/checkpoint.js';
 export * from './note/signed-note.js';
 export * from './reason-codes.js';
 export * from './roles.js';
+export * from './scope/attenuate.js';
+export * from './scope/constraints.js';
+export * from './scope/covers.js';
 export * from './scope/patterns.js';
+export * from './scope/scope.js';
