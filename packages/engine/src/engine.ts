@@ -6,6 +6,7 @@ import { LogSigningKey } from './audit/log-key.js';
 import { AuditProofService } from './audit/proofs.js';
 import type { SignedHeadStore } from './audit/signed-heads.js';
 import type { EngineContext } from './context.js';
+import { DelegationService } from './delegation/delegations.js';
 import { type Clock, systemClock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
 import { AgentService } from './registry/agents.js';
@@ -23,6 +24,7 @@ export interface Engine extends EngineContext {
   checkpoints: CheckpointService;
   proofs: AuditProofService;
   explainer: AuditExplainer;
+  delegations: DelegationService;
 }
 
 export interface EngineOptions {
@@ -55,5 +57,6 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
     checkpoints,
     proofs,
     explainer: new AuditExplainer(ctx, proofs),
+    delegations: new DelegationService(ctx),
   };
 }

@@ -12,6 +12,8 @@ export * from './auth/permissions.js';
 export * from './auth/principal.js';
 export * from './auth/secrets.js';
 export * from './context.js';
+export * from './delegation/delegations.js';
+export * from './delegation/liveness.js';
 export * from './engine.js';
 export * from './errors.js';
 export * from './ports/clock.js';

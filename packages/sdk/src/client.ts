@@ -4,6 +4,7 @@ import type {
   Agent,
   ApiKey,
   AuditRecord,
+  DelegationView,
   ExplainNode,
   Org,
   Page,
@@ -132,6 +133,21 @@ export class MandateClient {
     get: (keyId: string) => this.request<ApiKey>('GET', `/v1/api-keys/${enc(keyId)}`),
     revoke: (keyId: string, reason?: string) =>
       this.request<ApiKey>('POST', `/v1/api-keys/${enc(keyId)}/revoke`, { reason }),
+  };
+
+  readonly delegations = {
+    grant: (input: { delegateAgentId: string; purpose: string; scope: object; onBehalfOf?: string }) =>
+      this.request<DelegationView>('POST', '/v1/delegations', input),
+    list: (filter: PageOptions & { agent?: string; user?: string; status?: string; parent?: string } = {}) =>
+      this.request<Page<DelegationView>>('GET', '/v1/delegations', undefined, filter),
+    get: (delegationId: string) =>
+      this.request<DelegationView>('GET', `/v1/delegations/${enc(delegationId)}`),
+    tree: (delegationId: string) =>
+      this.request<{ items: DelegationView[] }>('GET', `/v1/delegations/${enc(delegationId)}/tree`),
+    revoke: (delegationId: string, reason: string) =>
+      this.request<{ revoked: DelegationView[] }>('POST', `/v1/delegations/${enc(delegationId)}/revoke`, {
+        reason,
+      }),
   };
 
   readonly orgs = {

@@ -5,6 +5,7 @@ import type {
   AgentMetadata,
   AgentStatus,
   AuditRecord,
+  Delegation,
   Role,
 } from '@mandate/core';
 
@@ -100,5 +101,8 @@ export interface ExplainNode {
   proof: ProofBundle;
   dependsOn: ExplainNode[];
 }
+
+/** A delegation as the API shows it, with whether its whole chain is usable now. */
+export type DelegationView = Omit<Delegation, 'version'> & { live: boolean; liveness?: string };
 
 export type { AuditRecord };

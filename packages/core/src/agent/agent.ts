@@ -46,6 +46,8 @@ export type Actor =
   | { kind: 'api_key'; id: string; userId?: string }
   | { kind: 'user'; id: string; issuer?: string }
   | { kind: 'platform'; id: string }
+  /** An agent acting with its own credential (re-delegation). */
+  | { kind: 'agent'; id: string }
   | { kind: 'system'; id: 'mandate' };
 
 export interface StatusChange {

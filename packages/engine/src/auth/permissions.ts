@@ -18,6 +18,10 @@ export const PERMISSIONS = {
   'users.write': ['admin'],
   'apiKeys.manage': ['admin'],
   'audit.read': ['admin', 'auditor'],
+  'delegations.read': ['admin', 'operator', 'approver', 'auditor'],
+  /** Recording a grant for a named user (the user in person needs no role). */
+  'delegations.grantForUser': ['admin'],
+  'delegations.revoke': ['admin'],
   'org.read': ['admin', 'operator', 'approver', 'auditor', 'pep'],
 } as const satisfies Record<string, readonly Role[]>;
 

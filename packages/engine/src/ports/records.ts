@@ -1,4 +1,4 @@
-import type { Actor, Agent, Role } from '@mandate/core';
+import type { Actor, Agent, Delegation, Role } from '@mandate/core';
 
 export interface Org {
   id: string;
@@ -55,4 +55,4 @@ export interface PlatformKey {
   revokedAt?: string;
 }
 
-export type { Agent };
+export type { Agent, Delegation };

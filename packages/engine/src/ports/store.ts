@@ -1,5 +1,5 @@
 import type { AgentStatus, AuditEventInput, AuditRecord } from '@mandate/core';
-import type { Agent, ApiKey, Org, PlatformKey, User } from './records.js';
+import type { Agent, ApiKey, Delegation, Org, PlatformKey, User } from './records.js';
 
 /**
  * Storage, as the engine sees it. The only way to org data is `store.org(orgId)`: every
@@ -50,6 +50,13 @@ export interface AgentFilter {
   namePrefix?: string;
 }
 
+export interface DelegationFilter {
+  delegateAgentId?: string;
+  rootUserId?: string;
+  status?: Delegation['status'];
+  parentId?: string;
+}
+
 export interface UserFilter {
   status?: User['status'];
   kind?: User['kind'];
@@ -81,6 +88,10 @@ export interface OrgReader {
   listUsers(filter: UserFilter, page: PageRequest): Promise<Page<User>>;
   /** Agents owned by the user that are not revoked. */
   countLiveAgentsOwnedBy(userId: string): Promise<number>;
+  getDelegation(delegationId: string): Promise<Delegation | undefined>;
+  listDelegations(filter: DelegationFilter, page: PageRequest): Promise<Page<Delegation>>;
+  /** The delegation and every delegation below it, in chain order (parents before children). */
+  listDelegationSubtree(delegationId: string): Promise<Delegation[]>;
   getApiKey(keyId: string): Promise<ApiKey | undefined>;
   listApiKeys(page: PageRequest): Promise<Page<ApiKey>>;
   getAuditRecord(seq: number): Promise<AuditRecord | undefined>;
@@ -120,6 +131,8 @@ export interface OrgTransaction extends OrgReader {
   updateAgent(agent: Agent, expectedVersion: number): Promise<void>;
   insertUser(user: User): Promise<void>;
   updateUser(user: User, expectedVersion: number): Promise<void>;
+  insertDelegation(delegation: Delegation): Promise<void>;
+  updateDelegation(delegation: Delegation, expectedVersion: number): Promise<void>;
   insertApiKey(key: ApiKey): Promise<void>;
   updateApiKey(key: ApiKey, expectedVersion: number): Promise<void>;
   /**

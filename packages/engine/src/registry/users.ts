@@ -2,9 +2,16 @@ import { type Actor, newId, type Role } from '@mandate/core';
 import { requirePermission } from '../auth/permissions.js';
 import type { OrgPrincipal } from '../auth/principal.js';
 import type { EngineContext } from '../context.js';
+import { revokeSubtree } from '../delegation/delegations.js';
 import { MandateError, notFound } from '../errors.js';
 import type { User } from '../ports/records.js';
-import { DuplicateError, type Page, type PageRequest, type UserFilter } from '../ports/store.js';
+import {
+  DuplicateError,
+  type OrgTransaction,
+  type Page,
+  type PageRequest,
+  type UserFilter,
+} from '../ports/store.js';
 import { type UserView, userView } from './views.js';
 
 export interface NewUser {
@@ -146,6 +153,29 @@ export class UserService {
         return { ...user, status: 'offboarded', offboardedAt: this.ctx.clock.now().toISOString() };
       },
       reason,
+      // Everything the user delegated stops with them, in the same transaction.
+      async (tx) => {
+        const revoked: string[] = [];
+        for (let pages = 0; pages < 10_000; pages++) {
+          const page = await tx.listDelegations(
+            { rootUserId: userId, status: 'active', parentId: undefined },
+            { limit: 200 },
+          );
+          const roots = page.items.filter((d) => d.parentId === undefined);
+          if (roots.length === 0) break;
+          for (const root of roots) {
+            const gone = await revokeSubtree(
+              tx,
+              root.id,
+              principal.actor,
+              `root user offboarded: ${reason}`,
+              this.ctx.clock.now(),
+            );
+            revoked.push(...gone.map((d) => d.id));
+          }
+        }
+        return revoked.length > 0 ? { revokedDelegations: revoked } : {};
+      },
     );
   }
 
@@ -155,6 +185,7 @@ export class UserService {
     type: string,
     apply: (user: User) => User,
     reason?: string,
+    alongside?: (tx: OrgTransaction) => Promise<Record<string, unknown>>,
   ): Promise<UserView> {
     return this.ctx.store.org(principal.orgId).transact(async (tx) => {
       const before = await tx.getUser(userId);
@@ -168,13 +199,14 @@ export class UserService {
         throw new MandateError('conflict', 'the user still owns agents; transfer them before offboarding');
       }
       await tx.updateUser(after, before.version);
+      const consequences = alongside ? await alongside(tx) : {};
       await this.ctx.audit.append(tx, {
         type,
         actor: principal.actor,
         target: { type: 'user', id: userId },
         refs: { userId },
         before: userView(before),
-        after: userView(after),
+        after: { ...userView(after), ...consequences },
         reason,
       });
       return userView(after);

@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { agentCommands } from './commands/agents.js';
 import { apiKeyCommands } from './commands/api-keys.js';
 import { auditCommands } from './commands/audit.js';
+import { delegationCommands } from './commands/delegations.js';
 import { initCommand } from './commands/init.js';
 import { keygenCommand } from './commands/keygen.js';
 import { orgCommands } from './commands/orgs.js';
@@ -34,6 +35,7 @@ apiKeyCommands(program, globals);
 orgCommands(program, globals);
 keygenCommand(program, globals);
 auditCommands(program, globals);
+delegationCommands(program, globals);
 
 for (const command of program.commands) {
   command.exitOverride();

@@ -15,6 +15,7 @@ import type { RouteSpec } from './route.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditLogRoutes, auditRoutes } from './routes/audit.js';
+import { delegationRoutes } from './routes/delegations.js';
 import { healthRoutes } from './routes/health.js';
 import { openApiDocument } from './routes/openapi.js';
 import { orgRoutes } from './routes/orgs.js';
@@ -36,6 +37,7 @@ export function routeTable(deps: AppDeps): RouteSpec[] {
     ...userRoutes(deps),
     ...apiKeyRoutes(deps),
     ...agentRoutes(deps),
+    ...delegationRoutes(deps),
     ...auditRoutes(deps),
     ...auditLogRoutes(deps),
   ];

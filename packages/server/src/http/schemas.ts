@@ -58,3 +58,43 @@ export const agentStatus = z.enum(AGENT_STATUSES);
 export const role = z.enum(ROLES);
 export const roles = z.array(role).min(1).max(ROLES.length);
 export const description = z.string().max(2000);
+
+const argumentValue = z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]);
+const argumentConstraint = z
+  .strictObject({
+    eq: argumentValue.optional(),
+    in: z.array(argumentValue).min(1).max(100).optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    prefix: z.string().max(1024).optional(),
+    suffix: z.string().max(1024).optional(),
+    maxLength: z.int().min(0).max(1_000_000).optional(),
+  })
+  .refine((c) => Object.keys(c).length > 0, 'a constraint needs at least one operator');
+const actionPattern = z.string().refine(isActionPattern, 'not an action pattern (name, name.*, or *)');
+const resourcePattern = z
+  .string()
+  .refine(isResourcePattern, 'not a resource pattern (type:path, type:path/*, or *)');
+
+/** A delegation's scope as a client asks for it (core `Scope`); minimum authority by default. */
+export const scope = z.strictObject({
+  actions: z.array(actionPattern).min(1).max(100),
+  resources: z.array(resourcePattern).min(1).max(100),
+  dataClass: z.enum(DATA_CLASSES).default('public'),
+  environments: z.array(environment).max(16).optional(),
+  arguments: z
+    .record(actionPattern, z.record(z.string().min(1).max(64), argumentConstraint))
+    .refine((value) => Object.keys(value).length <= 50, 'at most 50 action entries')
+    .optional(),
+  limits: z
+    .strictObject({
+      maxUses: z.int().min(1).optional(),
+      ratePerMinute: z.int().min(1).optional(),
+      budget: z.strictObject({ argument: z.string().min(1).max(64), max: z.number().min(0) }).optional(),
+    })
+    .optional(),
+  notBefore: isoDateTime.optional(),
+  expiresAt: isoDateTime,
+  maxDepth: z.int().min(0).max(10).default(0),
+  requireApproval: z.array(actionPattern).max(100).optional(),
+});

@@ -7,11 +7,12 @@ import {
   nodesCompletedBy,
   utf8,
 } from '@mandate/core';
-import type { Agent, ApiKey, Org, PlatformKey, User } from '../../ports/records.js';
+import type { Agent, ApiKey, Delegation, Org, PlatformKey, User } from '../../ports/records.js';
 import {
   type AgentFilter,
   type AuditFilter,
   ConflictError,
+  type DelegationFilter,
   DuplicateError,
   type OrgReader,
   type OrgStore,
@@ -32,6 +33,7 @@ interface State {
   users: Map<string, User>;
   apiKeys: Map<string, ApiKey>;
   agents: Map<string, Agent>;
+  delegations: Map<string, Delegation>;
   /** Canonical audit records per org, index = seq. */
   audit: Map<string, string[]>;
   /** Merkle nodes per org, keyed `level/index`. */
@@ -48,6 +50,7 @@ function emptyState(): State {
     users: new Map(),
     apiKeys: new Map(),
     agents: new Map(),
+    delegations: new Map(),
     audit: new Map(),
     nodes: new Map(),
     checkpoints: new Map(),
@@ -190,6 +193,28 @@ class MemoryOrgReader implements OrgReader {
     return this.owned(this.state().agents).filter((a) => a.ownerId === userId && a.status !== 'revoked')
       .length;
   }
+  async getDelegation(delegationId: string) {
+    return copy(this.state().delegations.get(k(this.orgId, delegationId)));
+  }
+  async listDelegations(filter: DelegationFilter, request: PageRequest) {
+    const items = this.owned(this.state().delegations).filter(
+      (d) =>
+        (filter.delegateAgentId === undefined || d.delegateAgentId === filter.delegateAgentId) &&
+        (filter.rootUserId === undefined || d.rootUserId === filter.rootUserId) &&
+        (filter.status === undefined || d.status === filter.status) &&
+        (filter.parentId === undefined || d.parentId === filter.parentId),
+    );
+    return page(items.map(copy), request, (d) => d.id);
+  }
+  async listDelegationSubtree(delegationId: string) {
+    const all = this.owned(this.state().delegations);
+    const root = all.find((d) => d.id === delegationId);
+    if (!root) return [];
+    return all
+      .filter((d) => d.chain.includes(delegationId))
+      .sort((a, b) => a.depth - b.depth || (a.id < b.id ? -1 : 1))
+      .map(copy);
+  }
   async getApiKey(keyId: string) {
     return copy(this.state().apiKeys.get(k(this.orgId, keyId)));
   }
@@ -326,6 +351,12 @@ class MemoryOrgTransaction extends MemoryOrgReader implements OrgTransaction {
   }
   async updateUser(user: User, expectedVersion: number) {
     this.update(this.state().users, user, expectedVersion);
+  }
+  async insertDelegation(delegation: Delegation) {
+    this.insert(this.state().delegations, delegation);
+  }
+  async updateDelegation(delegation: Delegation, expectedVersion: number) {
+    this.update(this.state().delegations, delegation, expectedVersion);
   }
   async insertApiKey(key: ApiKey) {
     if ([...this.state().apiKeys.values()].some((other) => other.id === key.id)) {

@@ -114,6 +114,26 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
         BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
     `,
   },
+  {
+    version: 3,
+    name: 'delegations',
+    sql: `
+      CREATE TABLE delegations (
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        id TEXT NOT NULL,
+        parent_id TEXT,
+        root_user_id TEXT NOT NULL,
+        delegate_agent_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (org_id, id)
+      );
+      CREATE INDEX delegations_parent ON delegations (org_id, parent_id);
+      CREATE INDEX delegations_root_user ON delegations (org_id, root_user_id);
+      CREATE INDEX delegations_delegate ON delegations (org_id, delegate_agent_id);
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: () => Date): void {

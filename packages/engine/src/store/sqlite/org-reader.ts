@@ -1,9 +1,10 @@
 import type { AuditRecord } from '@mandate/core';
 import type Database from 'better-sqlite3';
-import type { Agent, ApiKey, Org, User } from '../../ports/records.js';
+import type { Agent, ApiKey, Delegation, Org, User } from '../../ports/records.js';
 import type {
   AgentFilter,
   AuditFilter,
+  DelegationFilter,
   OrgReader,
   Page,
   PageRequest,
@@ -144,6 +145,55 @@ export class SqliteOrgReader implements OrgReader {
       "SELECT count(*) AS n FROM agents WHERE org_id = ? AND owner_id = ? AND status <> 'revoked'",
     ).get(this.orgId, userId) as { n: number };
     return row.n;
+  }
+
+  async getDelegation(delegationId: string): Promise<Delegation | undefined> {
+    return this.doc<Delegation>('SELECT doc FROM delegations WHERE org_id = ? AND id = ?', delegationId);
+  }
+
+  async listDelegations(filter: DelegationFilter, page: PageRequest): Promise<Page<Delegation>> {
+    const where = ['org_id = ?'];
+    const params: unknown[] = [this.orgId];
+    const columns: Array<[keyof DelegationFilter, string]> = [
+      ['delegateAgentId', 'delegate_agent_id'],
+      ['rootUserId', 'root_user_id'],
+      ['status', 'status'],
+      ['parentId', 'parent_id'],
+    ];
+    for (const [key, column] of columns) {
+      if (filter[key] !== undefined) {
+        where.push(`${column} = ?`);
+        params.push(filter[key]);
+      }
+    }
+    if (page.after) {
+      where.push('id > ?');
+      params.push(page.after);
+    }
+    const rows = statement(
+      this.db,
+      `SELECT doc FROM delegations WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`,
+    ).all(...params, page.limit + 1) as Row[];
+    return toPage(
+      rows.map((r) => JSON.parse(r.doc) as Delegation),
+      page.limit,
+      (d) => d.id,
+    );
+  }
+
+  async listDelegationSubtree(delegationId: string): Promise<Delegation[]> {
+    // Portable recursive CTE (SQLite and PostgreSQL), depth-bounded by the data itself.
+    const rows = statement(
+      this.db,
+      `WITH RECURSIVE subtree(id, level) AS (
+         SELECT id, 0 FROM delegations WHERE org_id = ? AND id = ?
+         UNION ALL
+         SELECT d.id, s.level + 1 FROM delegations d JOIN subtree s ON d.parent_id = s.id
+         WHERE d.org_id = ? AND s.level < 64
+       )
+       SELECT d.doc FROM subtree s JOIN delegations d ON d.org_id = ? AND d.id = s.id ORDER BY s.level, d.id`,
+    ).all(this.orgId, delegationId, this.orgId, this.orgId) as Row[];
+    return rows.map((r) => JSON.parse(r.doc) as Delegation);
   }
 
   async getApiKey(keyId: string): Promise<ApiKey | undefined> {

@@ -7,7 +7,7 @@ import {
   utf8,
 } from '@mandate/core';
 import type Database from 'better-sqlite3';
-import type { Agent, ApiKey, Org, User } from '../../ports/records.js';
+import type { Agent, ApiKey, Delegation, Org, User } from '../../ports/records.js';
 import {
   ConflictError,
   DuplicateError,
@@ -157,6 +157,36 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
       expectedVersion,
     );
     this.expectOneRow(result, 'the user');
+  }
+
+  async insertDelegation(delegation: Delegation): Promise<void> {
+    this.assertOrg(delegation.orgId);
+    this.run(
+      `INSERT INTO delegations (org_id, id, parent_id, root_user_id, delegate_agent_id, status, version, doc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      this.orgId,
+      delegation.id,
+      delegation.parentId ?? null,
+      delegation.rootUserId,
+      delegation.delegateAgentId,
+      delegation.status,
+      delegation.version,
+      JSON.stringify(delegation),
+    );
+  }
+
+  async updateDelegation(delegation: Delegation, expectedVersion: number): Promise<void> {
+    this.assertOrg(delegation.orgId);
+    const result = this.run(
+      'UPDATE delegations SET status = ?, version = ?, doc = ? WHERE org_id = ? AND id = ? AND version = ?',
+      delegation.status,
+      delegation.version,
+      JSON.stringify(delegation),
+      this.orgId,
+      delegation.id,
+      expectedVersion,
+    );
+    this.expectOneRow(result, 'the delegation');
   }
 
   async insertApiKey(key: ApiKey): Promise<void> {

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import type { AppDeps } from '../app.js';
+import { route } from '../route.js';
+import { id, pageQuery, reason, scope } from '../schemas.js';
+
+const delegationParams = z.strictObject({ delegationId: id('dlg') });
+
+/**
+ * Delegations granted by users (in person, or recorded by an admin for a named user).
+ * Re-delegation by an agent is authenticated by the agent's own credential and arrives with
+ * the token endpoint.
+ */
+export const delegationRoutes = ({ engine }: AppDeps) => [
+  route({
+    method: 'POST',
+    url: '/v1/delegations',
+    operationId: 'grantDelegation',
+    summary: 'Grant an agent scoped authority for a purpose, until an expiry',
+    tag: 'delegations',
+    auth: 'org',
+    status: 201,
+    body: z.strictObject({
+      delegateAgentId: id('agt'),
+      purpose: z.string().trim().min(1).max(1000),
+      scope,
+      onBehalfOf: id('usr').optional(),
+    }),
+    handler: async ({ principal, body }) => engine.delegations.grant(principal, body),
+  }),
+  route({
+    method: 'GET',
+    url: '/v1/delegations',
+    operationId: 'listDelegations',
+    summary: 'List delegations, with filters',
+    tag: 'delegations',
+    auth: 'org',
+    query: z.strictObject({
+      ...pageQuery,
+      agent: id('agt').optional(),
+      user: id('usr').optional(),
+      status: z.enum(['active', 'revoked']).optional(),
+      parent: id('dlg').optional(),
+    }),
+    handler: async ({ principal, query }) =>
+      engine.delegations.list(
+        principal,
+        {
+          delegateAgentId: query.agent,
+          rootUserId: query.user,
+          status: query.status,
+          parentId: query.parent,
+        },
+        { limit: query.limit, after: query.cursor },
+      ),
+  }),
+  route({
+    method: 'GET',
+    url: '/v1/delegations/:delegationId',
+    operationId: 'getDelegation',
+    summary: 'Show a delegation, with whether its whole chain is usable now',
+    tag: 'delegations',
+    auth: 'org',
+    params: delegationParams,
+    handler: async ({ principal, params }) => engine.delegations.get(principal, params.delegationId),
+  }),
+  route({
+    method: 'GET',
+    url: '/v1/delegations/:delegationId/tree',
+    operationId: 'getDelegationTree',
+    summary: 'The delegation and every re-delegation below it',
+    tag: 'delegations',
+    auth: 'org',
+    params: delegationParams,
+    handler: async ({ principal, params }) => ({
+      items: await engine.delegations.tree(principal, params.delegationId),
+    }),
+  }),
+  route({
+    method: 'POST',
+    url: '/v1/delegations/:delegationId/revoke',
+    operationId: 'revokeDelegation',
+    summary: 'Revoke a delegation and its whole subtree (an admin, or the root user)',
+    tag: 'delegations',
+    auth: 'org',
+    params: delegationParams,
+    body: z.strictObject({ reason }),
+    handler: async ({ principal, params, body }) => ({
+      revoked: await engine.delegations.revoke(principal, params.delegationId, body.reason),
+    }),
+  }),
+];
