@@ -1,4 +1,4 @@
-import { type AuditRecord, canonicalize } from '@mandate/core';
+import { type AuditRecord, canonicalize, type Delegation, newId } from '@mandate/core';
 import {
   type Agent,
   type ApiKey,
@@ -1120,6 +1120,79 @@ export function storeContract(
 
         // Touching an unknown key is harmless.
         await expect(store.platform.touchApiKey('key_missing', usedAgain)).resolves.toBeUndefined();
+      });
+    });
+
+    describe('delegations', () => {
+      function delegation(orgId: string, overrides: Partial<Delegation> = {}): Delegation {
+        const id = overrides.id ?? newId('delegation');
+        return {
+          id,
+          orgId,
+          rootUserId: 'usr_root',
+          delegator: { kind: 'user', id: 'usr_root' },
+          delegateAgentId: 'agt_a',
+          purpose: 'test',
+          scope: { actions: ['email.*'], resources: ['*'], dataClass: 'public', expiresAt: LATER, maxDepth: 2 },
+          depth: 0,
+          chain: [id],
+          status: 'active',
+          createdAt: T0,
+          createdBy: { kind: 'system', id: 'mandate' },
+          version: 1,
+          ...overrides,
+        };
+      }
+      async function chainOf(orgId: string) {
+        const root = delegation(orgId);
+        const childId = newId('delegation');
+        const child = delegation(orgId, { id: childId, parentId: root.id, depth: 1, chain: [root.id, childId], delegateAgentId: 'agt_b' });
+        const grandId = newId('delegation');
+        const grand = delegation(orgId, { id: grandId, parentId: childId, depth: 2, chain: [root.id, childId, grandId], delegateAgentId: 'agt_c' });
+        const other = delegation(orgId, { rootUserId: 'usr_other' });
+        await store.org(orgId).transact(async (tx) => {
+          for (const d of [root, child, grand, other]) await tx.insertDelegation(d);
+        });
+        return { root, child, grand, other };
+      }
+
+      test('delegations: read back, list by filters, and subtree in chain order', async () => {
+        const org = await seedOrg();
+        const { root, child, grand, other } = await chainOf(org.id);
+        expect(await store.org(org.id).getDelegation(child.id)).toEqual(child);
+        const byUser = await store.org(org.id).listDelegations({ rootUserId: 'usr_root' }, { limit: 10 });
+        expect(byUser.items.map((d) => d.id).sort()).toEqual([root.id, child.id, grand.id].sort());
+        const byAgent = await store.org(org.id).listDelegations({ delegateAgentId: 'agt_b' }, { limit: 10 });
+        expect(byAgent.items.map((d) => d.id)).toEqual([child.id]);
+        const byParent = await store.org(org.id).listDelegations({ parentId: root.id }, { limit: 10 });
+        expect(byParent.items.map((d) => d.id)).toEqual([child.id]);
+        expect((await store.org(org.id).listDelegationSubtree(root.id)).map((d) => d.id)).toEqual([root.id, child.id, grand.id]);
+        expect((await store.org(org.id).listDelegationSubtree(child.id)).map((d) => d.id)).toEqual([child.id, grand.id]);
+        expect(await store.org(org.id).listDelegationSubtree(other.id)).toHaveLength(1);
+        expect(await store.org(org.id).listDelegationSubtree('dlg_missing')).toEqual([]);
+      });
+
+      test('delegations: are invisible and untouchable through another org', async () => {
+        const a = await seedOrg();
+        const b = await seedOrg();
+        const { root } = await chainOf(a.id);
+        expect(await store.org(b.id).getDelegation(root.id)).toBeUndefined();
+        expect((await store.org(b.id).listDelegations({}, { limit: 10 })).items).toEqual([]);
+        expect(await store.org(b.id).listDelegationSubtree(root.id)).toEqual([]);
+        await expect(store.org(b.id).transact((tx) => tx.updateDelegation({ ...root, version: 2 }, 1))).rejects.toThrow();
+        expect(await store.org(a.id).getDelegation(root.id)).toEqual(root);
+      });
+
+      test('delegations: a stale version is a ConflictError and changes nothing', async () => {
+        const org = await seedOrg();
+        const { root } = await chainOf(org.id);
+        const revoked: Delegation = { ...root, status: 'revoked', version: 2 };
+        await store.org(org.id).transact((tx) => tx.updateDelegation(revoked, 1));
+        await expect(
+          store.org(org.id).transact((tx) => tx.updateDelegation({ ...root, purpose: 'stale', version: 2 }, 1)),
+        ).rejects.toBeInstanceOf(ConflictError);
+        expect(await store.org(org.id).getDelegation(root.id)).toEqual(revoked);
+        expect((await store.org(org.id).listDelegations({ status: 'revoked' }, { limit: 10 })).items).toHaveLength(1);
       });
     });
 
