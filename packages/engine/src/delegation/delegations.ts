@@ -59,8 +59,7 @@ export class DelegationService {
       const root = await tx.getUser(rootUserId);
       if (root?.status !== 'active') throw invalid('onBehalfOf', 'no active user with this id in the org');
       const agent = await this.activeAgent(tx, input.delegateAgentId, now);
-      if (!(Date.parse(input.scope.expiresAt) > now.getTime()))
-        throw invalid('scope.expiresAt', 'must be in the future');
+      checkWindow(input.scope, now);
       const fitted = attenuate(boundaryScope(agent), input.scope, { redelegation: false });
       if (!fitted.ok) throw widened(fitted.widenings, "the delegate's boundaries");
       const id = newId('delegation');
@@ -83,7 +82,7 @@ export class DelegationService {
       await this.record(tx, principal.actor, 'delegation.granted', record, undefined, record);
       return record;
     });
-    return this.view(delegation, true);
+    return this.viewLive(orgIdOf(delegation), delegation);
   }
 
   /**
@@ -98,6 +97,7 @@ export class DelegationService {
   ): Promise<DelegationView> {
     const now = this.ctx.clock.now();
     const actor: Actor = { kind: 'agent', id: actingAgentId };
+    if (input.purpose.trim().length === 0) throw invalid('purpose', 'is required');
     const delegation = await this.ctx.store.org(orgId).transact(async (tx) => {
       const parent = await tx.getDelegation(parentId);
       if (!parent || parent.delegateAgentId !== actingAgentId) throw notFound('delegation');
@@ -107,6 +107,7 @@ export class DelegationService {
       if (input.delegateAgentId === actingAgentId)
         throw invalid('delegateAgentId', 'an agent cannot re-delegate to itself');
       const agent = await this.activeAgent(tx, input.delegateAgentId, now);
+      checkWindow(input.scope, now);
       const narrowed = attenuate(parent.scope, input.scope, { redelegation: true });
       if (!narrowed.ok) throw widened(narrowed.widenings, 'the parent delegation');
       const fitted = attenuate(boundaryScope(agent), narrowed.scope, { redelegation: false });
@@ -132,10 +133,11 @@ export class DelegationService {
       await this.record(tx, actor, 'delegation.granted', record, undefined, record);
       return record;
     });
-    return this.view(delegation, true);
+    return this.viewLive(orgIdOf(delegation), delegation);
   }
 
   async get(principal: OrgPrincipal, delegationId: string): Promise<DelegationView> {
+    this.requireReader(principal);
     const org = this.ctx.store.org(principal.orgId);
     const delegation = await org.getDelegation(delegationId);
     if (!delegation || !this.mayRead(principal, delegation)) throw notFound('delegation');
@@ -149,7 +151,10 @@ export class DelegationService {
     page: PageRequest,
   ): Promise<Page<DelegationView>> {
     if (!hasPermission(principal, 'delegations.read')) {
-      if (!this.inPerson(principal)) requirePermission(principal, 'delegations.read');
+      this.requireReader(principal);
+      if (filter.rootUserId !== undefined && filter.rootUserId !== principal.userId) {
+        throw new MandateError('forbidden', 'you may list only the delegations made in your name');
+      }
       filter = { ...filter, rootUserId: principal.userId };
     }
     const org = this.ctx.store.org(principal.orgId);
@@ -167,11 +172,17 @@ export class DelegationService {
   async tree(principal: OrgPrincipal, delegationId: string): Promise<DelegationView[]> {
     await this.get(principal, delegationId);
     const subtree = await this.ctx.store.org(principal.orgId).listDelegationSubtree(delegationId);
-    return subtree.map((d) => this.view(d, d.status === 'active'));
+    const views: DelegationView[] = [];
+    for (const d of subtree) views.push(await this.viewLive(principal.orgId, d));
+    return views;
   }
 
   /** Revokes the delegation and its whole subtree: one audited event. */
   async revoke(principal: OrgPrincipal, delegationId: string, reason: string): Promise<DelegationView[]> {
+    // Refuse before reading anything when the caller could never revoke (no oracle on ids).
+    if (!hasPermission(principal, 'delegations.revoke') && !this.inPerson(principal)) {
+      requirePermission(principal, 'delegations.revoke');
+    }
     return this.ctx.store.org(principal.orgId).transact(async (tx) => {
       const target = await tx.getDelegation(delegationId);
       if (!target || !this.mayRead(principal, target)) throw notFound('delegation');
@@ -202,6 +213,18 @@ export class DelegationService {
     requirePermission(principal, 'delegations.grantForUser');
     if (!onBehalfOf) throw invalid('onBehalfOf', 'an admin records a grant for a named user');
     return onBehalfOf;
+  }
+
+  /** Readers hold the permission, or are users in person (who see only their own). */
+  private requireReader(principal: OrgPrincipal): void {
+    if (!hasPermission(principal, 'delegations.read') && !this.inPerson(principal)) {
+      requirePermission(principal, 'delegations.read');
+    }
+  }
+
+  private async viewLive(orgId: string, delegation: Delegation): Promise<DelegationView> {
+    const live = await chainLiveness(this.ctx.store.org(orgId), delegation.id, this.ctx.clock.now());
+    return this.view(delegation, live.live, live.live ? undefined : `${live.reason}: ${live.detail}`);
   }
 
   private inPerson(principal: OrgPrincipal): boolean {
@@ -255,6 +278,19 @@ const strip = (d: Delegation): Omit<Delegation, 'version'> => {
   const { version: _version, ...rest } = d;
   return rest;
 };
+
+const orgIdOf = (delegation: Delegation) => delegation.orgId;
+
+/** A grant must end in the future and not start after it ends. */
+function checkWindow(scope: RequestedScope, now: Date): void {
+  if (scope.expiresAt !== undefined && !(Date.parse(scope.expiresAt) > now.getTime())) {
+    throw invalid('scope.expiresAt', 'must be in the future');
+  }
+  const start = scope.notBefore === undefined ? undefined : Date.parse(scope.notBefore);
+  if (start !== undefined && scope.expiresAt !== undefined && !(start < Date.parse(scope.expiresAt))) {
+    throw invalid('scope.notBefore', 'must be before expiresAt');
+  }
+}
 
 function widened(widenings: Array<{ dimension: string; detail: string }>, against: string): MandateError {
   const list = widenings.map((w) => `${w.dimension} (${w.detail})`).join('; ');

@@ -1133,7 +1133,13 @@ export function storeContract(
           delegator: { kind: 'user', id: 'usr_root' },
           delegateAgentId: 'agt_a',
           purpose: 'test',
-          scope: { actions: ['email.*'], resources: ['*'], dataClass: 'public', expiresAt: LATER, maxDepth: 2 },
+          scope: {
+            actions: ['email.*'],
+            resources: ['*'],
+            dataClass: 'public',
+            expiresAt: LATER,
+            maxDepth: 2,
+          },
           depth: 0,
           chain: [id],
           status: 'active',
@@ -1146,9 +1152,21 @@ export function storeContract(
       async function chainOf(orgId: string) {
         const root = delegation(orgId);
         const childId = newId('delegation');
-        const child = delegation(orgId, { id: childId, parentId: root.id, depth: 1, chain: [root.id, childId], delegateAgentId: 'agt_b' });
+        const child = delegation(orgId, {
+          id: childId,
+          parentId: root.id,
+          depth: 1,
+          chain: [root.id, childId],
+          delegateAgentId: 'agt_b',
+        });
         const grandId = newId('delegation');
-        const grand = delegation(orgId, { id: grandId, parentId: childId, depth: 2, chain: [root.id, childId, grandId], delegateAgentId: 'agt_c' });
+        const grand = delegation(orgId, {
+          id: grandId,
+          parentId: childId,
+          depth: 2,
+          chain: [root.id, childId, grandId],
+          delegateAgentId: 'agt_c',
+        });
         const other = delegation(orgId, { rootUserId: 'usr_other' });
         await store.org(orgId).transact(async (tx) => {
           for (const d of [root, child, grand, other]) await tx.insertDelegation(d);
@@ -1166,8 +1184,15 @@ export function storeContract(
         expect(byAgent.items.map((d) => d.id)).toEqual([child.id]);
         const byParent = await store.org(org.id).listDelegations({ parentId: root.id }, { limit: 10 });
         expect(byParent.items.map((d) => d.id)).toEqual([child.id]);
-        expect((await store.org(org.id).listDelegationSubtree(root.id)).map((d) => d.id)).toEqual([root.id, child.id, grand.id]);
-        expect((await store.org(org.id).listDelegationSubtree(child.id)).map((d) => d.id)).toEqual([child.id, grand.id]);
+        expect((await store.org(org.id).listDelegationSubtree(root.id)).map((d) => d.id)).toEqual([
+          root.id,
+          child.id,
+          grand.id,
+        ]);
+        expect((await store.org(org.id).listDelegationSubtree(child.id)).map((d) => d.id)).toEqual([
+          child.id,
+          grand.id,
+        ]);
         expect(await store.org(org.id).listDelegationSubtree(other.id)).toHaveLength(1);
         expect(await store.org(org.id).listDelegationSubtree('dlg_missing')).toEqual([]);
       });
@@ -1179,7 +1204,9 @@ export function storeContract(
         expect(await store.org(b.id).getDelegation(root.id)).toBeUndefined();
         expect((await store.org(b.id).listDelegations({}, { limit: 10 })).items).toEqual([]);
         expect(await store.org(b.id).listDelegationSubtree(root.id)).toEqual([]);
-        await expect(store.org(b.id).transact((tx) => tx.updateDelegation({ ...root, version: 2 }, 1))).rejects.toThrow();
+        await expect(
+          store.org(b.id).transact((tx) => tx.updateDelegation({ ...root, version: 2 }, 1)),
+        ).rejects.toThrow();
         expect(await store.org(a.id).getDelegation(root.id)).toEqual(root);
       });
 
@@ -1189,10 +1216,14 @@ export function storeContract(
         const revoked: Delegation = { ...root, status: 'revoked', version: 2 };
         await store.org(org.id).transact((tx) => tx.updateDelegation(revoked, 1));
         await expect(
-          store.org(org.id).transact((tx) => tx.updateDelegation({ ...root, purpose: 'stale', version: 2 }, 1)),
+          store
+            .org(org.id)
+            .transact((tx) => tx.updateDelegation({ ...root, purpose: 'stale', version: 2 }, 1)),
         ).rejects.toBeInstanceOf(ConflictError);
         expect(await store.org(org.id).getDelegation(root.id)).toEqual(revoked);
-        expect((await store.org(org.id).listDelegations({ status: 'revoked' }, { limit: 10 })).items).toHaveLength(1);
+        expect(
+          (await store.org(org.id).listDelegations({ status: 'revoked' }, { limit: 10 })).items,
+        ).toHaveLength(1);
       });
     });
 

@@ -141,6 +141,8 @@ describe('bad path parameters: 400 with the parameter as field', () => {
     ['/v1/api-keys/mk_key', 'keyId'],
     ['/v1/audit/events/first', 'seq'],
     ['/v1/audit/events/-1', 'seq'],
+    ['/v1/delegations/not-an-id', 'delegationId'],
+    [`/v1/delegations/${unknownId('agent')}/tree`, 'delegationId'],
   ])('GET %s → field %s', async (url, field) => {
     expectError(await t.call('GET', url, { key: t.adminKey }), 400, 'invalid_request', field);
   });
@@ -188,6 +190,9 @@ describe('bad query values: 400 with the parameter as field', () => {
     ['/v1/audit/events?cursor=abc', 'cursor'],
     ['/v1/audit/events?since=yesterday', 'since'],
     ['/v1/audit/events?until=2024-02-30T00:00:00Z', 'until'],
+    ['/v1/delegations?status=expired', 'status'],
+    ['/v1/delegations?agent=alice', 'agent'],
+    [`/v1/delegations?parent=${unknownId('user')}`, 'parent'],
   ])('GET %s → field %s', async (url, field) => {
     expectError(await t.call('GET', url, { key: t.adminKey }), 400, 'invalid_request', field);
   });
@@ -296,11 +301,13 @@ describe('authentication', () => {
 });
 
 describe('not found', () => {
-  it('404 not_found for an unknown agent, user, API key and audit event', async () => {
+  it('404 not_found for an unknown agent, user, API key, delegation and audit event', async () => {
     for (const url of [
       `/v1/agents/${unknownId('agent')}`,
       `/v1/users/${unknownId('user')}`,
       `/v1/api-keys/${unknownId('apiKey')}`,
+      `/v1/delegations/${unknownId('delegation')}`,
+      `/v1/delegations/${unknownId('delegation')}/tree`,
       '/v1/audit/events/999999',
     ]) {
       expectError(await t.call('GET', url, { key: t.adminKey }), 404, 'not_found');
@@ -332,6 +339,7 @@ describe('no bad input yields a 500 or a stack trace', () => {
     userId: () => unknownId('user'),
     keyId: () => unknownId('apiKey'),
     orgId: () => unknownId('org'),
+    delegationId: () => unknownId('delegation'),
     kid: () => 'A'.repeat(43),
     seq: () => '424242',
   };

@@ -188,6 +188,7 @@ const HELP_TREE: Record<string, string[]> = {
   'api-keys': ['create', 'list', 'show', 'revoke'],
   orgs: ['create', 'list', 'show'],
   keygen: [],
+  delegations: ['grant', 'list', 'show', 'tree', 'revoke'],
   audit: [
     'tail',
     'show',

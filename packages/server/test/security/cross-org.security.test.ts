@@ -21,6 +21,7 @@ import { SqliteOrgTransaction } from '../../../engine/src/store/sqlite/org-trans
 import { publicJwk, startTestApp, type TestApp } from '../harness.js';
 import {
   createAgent,
+  createDelegation,
   createKey,
   createOrg,
   createUser,
@@ -45,7 +46,7 @@ import {
 } from './helpers.js';
 
 const SEED = Number(process.env.MANDATE_SECURITY_SEED ?? 20_240_611);
-const PARAM_KINDS: readonly IdKind[] = ['agentId', 'userId', 'keyId', 'kid', 'seq', 'orgId'];
+const PARAM_KINDS: readonly IdKind[] = ['agentId', 'userId', 'keyId', 'kid', 'seq', 'orgId', 'delegationId'];
 
 interface OrgWorld {
   orgId: string;
@@ -62,7 +63,10 @@ async function auditSeqs(t: TestApp, key: string): Promise<string[]> {
   return (await listAll(t, key, '/v1/audit/events')).map((event) => String(event.seq));
 }
 
-/** Org B: several users (one OIDC), agents in each state with several keys, bound and unbound keys. */
+/**
+ * Org B: several users (one OIDC), agents in each state with several keys, bound and unbound keys,
+ * and a delegation (B's admin grants B's active agent for B's first user).
+ */
 async function seedOrgB(t: TestApp): Promise<OrgWorld> {
   const orgName = uniqueName('orgb-name');
   const { orgId, adminKey, adminKeyId } = await createOrg(t, orgName);
@@ -104,6 +108,10 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     await createKey(t, adminKey, ['auditor'], { name: uniqueName('orgb-key') }),
     await createKey(t, adminKey, ['pep'], { name: uniqueName('orgb-key') }),
   ];
+  const delegationPurpose = uniqueName('orgb-purpose');
+  const delegation = await createDelegation(t, adminKey, agents[1].id, users[0].id, {
+    purpose: delegationPurpose,
+  });
   // A long log: B's later sequence numbers do not exist in A's log, so an unscoped read would show.
   for (let i = 0; i < 45; i++) {
     const user = users[i % 3];
@@ -124,6 +132,7 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     ...agents.map((a) => a.id),
     ...keys.map((k) => k.id),
     ...kids,
+    delegation.id,
   ];
   const markers = [
     ...ids,
@@ -131,6 +140,7 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     ...users.flatMap((u) => [u.displayName, u.email, u.subject].filter(Boolean)),
     ...agents.map((a) => a.name),
     ...keys.map((k) => k.view.name),
+    delegationPurpose,
     ...agents.flatMap((a) => a.keys.map((k: any) => k.jwk.x as string)),
   ];
   return {
@@ -143,6 +153,7 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
       kid: kids,
       seq: await auditSeqs(t, adminKey),
       orgId: [orgId],
+      delegationId: [delegation.id],
     },
     markers,
     ids,
@@ -150,7 +161,9 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
 }
 
 /** Org A (the default org): a few objects of its own, and a fresh admin key to act with. */
-async function seedOrgA(t: TestApp): Promise<OrgWorld & { agent: any; user: any; keyId: string }> {
+async function seedOrgA(
+  t: TestApp,
+): Promise<OrgWorld & { agent: any; user: any; keyId: string; delegationId: string }> {
   const caller = await createKey(t, t.adminKey, ['admin'], { name: 'cross-org caller' });
   const users = [
     await createUser(t, caller.secret, { displayName: 'a owner' }),
@@ -162,6 +175,8 @@ async function seedOrgA(t: TestApp): Promise<OrgWorld & { agent: any; user: any;
     keyCount: 2,
   });
   const key = await createKey(t, caller.secret, ['auditor'], { name: 'a auditor' });
+  // Rooted at the user who owns the agent (never offboarded by the probe: they own a live agent).
+  const delegation = await createDelegation(t, caller.secret, agent.id, users[0].id);
   return {
     orgId: t.defaultOrgId,
     adminKey: caller.secret,
@@ -173,12 +188,14 @@ async function seedOrgA(t: TestApp): Promise<OrgWorld & { agent: any; user: any;
       kid: agent.keys.map((k: any) => k.kid),
       seq: await auditSeqs(t, caller.secret),
       orgId: [t.defaultOrgId],
+      delegationId: [delegation.id],
     },
     markers: [],
     ids: [],
     agent,
     user: users[0],
     keyId: key.id,
+    delegationId: delegation.id,
   };
 }
 
@@ -319,6 +336,28 @@ describe('cross-org isolation', () => {
       const r = await t.call('GET', `/v1/api-keys/${keyId}`, { key: a.adminKey });
       expect([r.status, r.body?.error?.code]).toEqual([404, 'not_found']);
     }
+    for (const delegationId of b.pool.delegationId) {
+      for (const suffix of ['', '/tree']) {
+        const r = await t.call('GET', `/v1/delegations/${delegationId}${suffix}`, { key: a.adminKey });
+        expect([r.status, r.body?.error?.code]).toEqual([404, 'not_found']);
+      }
+      const revoke = await t.call('POST', `/v1/delegations/${delegationId}/revoke`, {
+        key: a.adminKey,
+        body: { reason: 'probe' },
+      });
+      expect([revoke.status, revoke.body?.error?.code]).toEqual([404, 'not_found']);
+    }
+    // Listing with B's ids as filters finds nothing (and A's own delegation is all A sees).
+    const listed = await listAll(t, a.adminKey, '/v1/delegations');
+    expect(listed.map((d) => d.id)).toEqual([a.delegationId]);
+    for (const filter of [
+      `agent=${b.pool.agentId[1]}`,
+      `user=${b.pool.userId[0]}`,
+      `parent=${b.pool.delegationId[0]}`,
+    ]) {
+      const r = await t.call('GET', `/v1/delegations?${filter}`, { key: a.adminKey });
+      expect([r.status, r.body?.items], filter).toEqual([200, []]);
+    }
     const lastB = b.pool.seq[b.pool.seq.length - 1] as string;
     const aLog = await listAll(t, a.adminKey, '/v1/audit/events');
     expect(aLog.length).toBeLessThanOrEqual(Number(lastB));
@@ -340,6 +379,8 @@ describe('cross-org isolation', () => {
     const other = await createUser(t, key, { displayName: 'mirror other' });
     const agent = await createAgent(t, key, owner.id, { state: 'active', keyCount: 2 });
     const apiKey = await createKey(t, key, ['pep'], { name: 'mirror key' });
+    // Rooted at the owner (the mirror offboards `other`, which would revoke it first).
+    const delegation = await createDelegation(t, key, agent.id, owner.id);
     const own: Record<IdKind, string> = {
       agentId: agent.id,
       userId: other.id,
@@ -347,6 +388,7 @@ describe('cross-org isolation', () => {
       kid: agent.keys[1].kid,
       seq: '0',
       orgId: t.defaultOrgId,
+      delegationId: delegation.id,
     };
     const ownGen: Gen = {
       rng: new Rng(1),
@@ -367,7 +409,7 @@ describe('cross-org isolation', () => {
       if (route.method === 'GET') expect(response.status, `${routeName(route)} ${response.text}`).toBe(200);
       mirrored++;
     }
-    expect(mirrored).toBeGreaterThanOrEqual(15);
+    expect(mirrored).toBeGreaterThanOrEqual(18);
 
     // The body-level counterparts: A's own user as owner is accepted where B's is refused.
     const registered = await t.call('POST', '/v1/agents', {
@@ -400,6 +442,33 @@ describe('cross-org isolation', () => {
       body: { name: 'bound', roles: ['operator'], userId: b.pool.userId[0] },
     });
     expect(foreignBound.status, foreignBound.text).toBe(400);
+    // A grant to A's own active agent for A's own user succeeds; B's agent or B's user is refused.
+    const grant = (delegateAgentId: string, onBehalfOf: string) =>
+      t.call('POST', '/v1/delegations', {
+        key,
+        body: {
+          delegateAgentId,
+          purpose: 'mirror',
+          scope: {
+            actions: ['email.send'],
+            resources: ['mailbox:alice/inbox'],
+            expiresAt: new Date(t.clock.now().getTime() + 3_600_000).toISOString(),
+          },
+          onBehalfOf,
+        },
+      });
+    const ownGrant = await grant(a.agent.id, a.user.id);
+    expect(ownGrant.status, ownGrant.text).toBe(201);
+    const foreignAgent = await grant(b.pool.agentId[1] as string, a.user.id);
+    expect(foreignAgent.status, foreignAgent.text).toBe(400);
+    const foreignUser = await grant(a.agent.id, b.pool.userId[0] as string);
+    expect(foreignUser.status, foreignUser.text).toBe(400);
+    // (Revoked again, so that A's list keeps only A's seeded delegation for the later checks.)
+    const revoked = await t.call('POST', `/v1/delegations/${ownGrant.body.id}/revoke`, {
+      key,
+      body: { reason: 'mirror' },
+    });
+    expect(revoked.status, revoked.text).toBe(200);
   });
 
   it('no route, with any mixture of B ids, shows or changes anything of B (>= 200 calls)', async () => {
@@ -425,6 +494,10 @@ describe('cross-org isolation', () => {
     // ...and B, with its own key, still sees all of its own.
     const bAgents = await listAll(t, b.adminKey, '/v1/agents');
     expect(bAgents.map((x) => x.id).sort()).toEqual([...b.pool.agentId].sort());
+    const bDelegations = await listAll(t, b.adminKey, '/v1/delegations');
+    expect(bDelegations.map((x) => [x.id, x.status, x.live])).toEqual([
+      [b.pool.delegationId[0], 'active', true],
+    ]);
   });
 });
 
@@ -459,6 +532,11 @@ describe('the probe is not vacuous', () => {
       name: 'getApiKey ignores org_id',
       patch: [[reader, 'getApiKey', unscopedDoc('api_keys')]],
       expect: /GET \/v1\/api-keys\/key_\w+ → 200: answer contains B's/,
+    },
+    {
+      name: 'getDelegation ignores org_id',
+      patch: [[reader, 'getDelegation', unscopedDoc('delegations')]],
+      expect: /GET \/v1\/delegations\/dlg_\w+ → 200: answer contains B's/,
     },
     {
       name: 'getAuditCanonical ignores org_id',

@@ -148,6 +148,36 @@ export async function createAgent(
   return agent;
 }
 
+/**
+ * An admin records a grant to an active agent (registered with the harness `boundaries`) for
+ * `userId`: `email.send` on `mailbox:alice/inbox` for an hour of the app clock.
+ */
+export async function createDelegation(
+  t: TestApp,
+  adminKey: string,
+  agentId: string,
+  userId: string,
+  options: { purpose?: string } = {},
+): Promise<any> {
+  return expectStatus(
+    await t.call('POST', '/v1/delegations', {
+      key: adminKey,
+      body: {
+        delegateAgentId: agentId,
+        purpose: options.purpose ?? uniqueName('purpose'),
+        scope: {
+          actions: ['email.send'],
+          resources: ['mailbox:alice/inbox'],
+          expiresAt: new Date(t.clock.now().getTime() + 3_600_000).toISOString(),
+        },
+        onBehalfOf: userId,
+      },
+    }),
+    201,
+    'grant delegation',
+  );
+}
+
 /** Every item of a list endpoint, following `nextCursor` (at most `maxPages` pages). */
 export async function listAll(t: TestApp, key: string, url: string, maxPages = 100): Promise<any[]> {
   const items: any[] = [];
@@ -181,6 +211,7 @@ export async function snapshotViaApi(t: TestApp, key: string) {
     agents: await listAll(t, key, '/v1/agents'),
     users: await listAll(t, key, '/v1/users'),
     apiKeys: await listAll(t, key, '/v1/api-keys'),
+    delegations: await listAll(t, key, '/v1/delegations'),
     audit: await listAll(t, key, '/v1/audit/events'),
   });
 }
@@ -281,8 +312,14 @@ export class Rng {
 }
 
 /** The kinds of id a request can carry, by path-parameter name. */
-export type IdKind = 'agentId' | 'userId' | 'keyId' | 'kid' | 'seq' | 'orgId';
-const PREFIX_KIND: Record<string, IdKind> = { agt: 'agentId', usr: 'userId', key: 'keyId', org: 'orgId' };
+export type IdKind = 'agentId' | 'userId' | 'keyId' | 'kid' | 'seq' | 'orgId' | 'delegationId';
+const PREFIX_KIND: Record<string, IdKind> = {
+  agt: 'agentId',
+  usr: 'userId',
+  key: 'keyId',
+  org: 'orgId',
+  dlg: 'delegationId',
+};
 
 export interface Gen {
   rng: Rng;
@@ -405,6 +442,40 @@ export const REQUEST_GENERATORS: Record<string, (g: Gen) => Promise<RequestParts
     }),
   }),
   getAuditEvent: async () => ({}),
+  // A scope that fits the harness `boundaries` of an active agent (actions email.*, resources
+  // mailbox:alice/*, data class up to internal, no further depth), so that a grant naming one's
+  // own active agent and user can succeed.
+  grantDelegation: async (g) => ({
+    body: {
+      delegateAgentId: g.id('agentId'),
+      purpose: uniqueName('probe-purpose'),
+      scope: {
+        actions: g.rng.subset(['email.*', 'email.send', 'email.read'], 1),
+        resources: g.rng.subset(['mailbox:alice/*', 'mailbox:alice/inbox'], 1),
+        expiresAt: g.future(g.rng.int(1, 30)),
+        ...g.rng.maybe({
+          dataClass: g.rng.pick(['public', 'internal']),
+          maxDepth: 0,
+          limits: { maxUses: g.rng.int(1, 100) },
+          requireApproval: ['email.send'],
+        }),
+      },
+      onBehalfOf: g.id('userId'),
+    },
+  }),
+  listDelegations: async (g) => ({
+    query: g.rng.maybe({
+      agent: g.id('agentId'),
+      user: g.id('userId'),
+      status: g.rng.pick(['active', 'revoked']),
+      parent: g.id('delegationId'),
+      cursor: g.id('delegationId'),
+      limit: String(g.rng.int(1, 200)),
+    }),
+  }),
+  getDelegation: async () => ({}),
+  getDelegationTree: async () => ({}),
+  revokeDelegation: async (g) => ({ body: { reason: reason(g) } }),
 };
 
 /**
@@ -473,6 +544,8 @@ export function nobodysId(kind: IdKind): string {
       return newId('apiKey');
     case 'orgId':
       return newId('org');
+    case 'delegationId':
+      return newId('delegation');
     case 'kid':
       return 'A'.repeat(43);
     case 'seq':
