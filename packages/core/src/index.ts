@@ -22,3 +22,8 @@ export * from './scope/constraints.js';
 export * from './scope/covers.js';
 export * from './scope/patterns.js';
 export * from './scope/scope.js';
+export * from './token/claims.js';
+export * from './token/dpop.js';
+export * from './token/errors.js';
+export * from './token/token-cache.js';
+export * from './token/verify-access-token.js';

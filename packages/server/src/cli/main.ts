@@ -9,6 +9,7 @@ import { initCommand } from './commands/init.js';
 import { keygenCommand } from './commands/keygen.js';
 import { orgCommands } from './commands/orgs.js';
 import { serveCommand } from './commands/serve.js';
+import { tokenCommands } from './commands/token.js';
 import { userCommands } from './commands/users.js';
 import { describeError, type GlobalOptions } from './output.js';
 
@@ -36,6 +37,7 @@ orgCommands(program, globals);
 keygenCommand(program, globals);
 auditCommands(program, globals);
 delegationCommands(program, globals);
+tokenCommands(program, globals);
 
 for (const command of program.commands) {
   command.exitOverride();

@@ -189,6 +189,7 @@ const HELP_TREE: Record<string, string[]> = {
   orgs: ['create', 'list', 'show'],
   keygen: [],
   delegations: ['grant', 'list', 'show', 'tree', 'revoke'],
+  token: ['decode'],
   audit: [
     'tail',
     'show',

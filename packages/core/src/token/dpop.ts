@@ -1,0 +1,103 @@
+import { sha256 } from '@noble/hashes/sha2.js';
+import { type JWK, base64url, calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
+import { utf8 } from '../bytes.js';
+import { TokenError } from './errors.js';
+
+/** Remembers proof ids until they expire, so a proof is accepted at most once. */
+export interface ReplayCache {
+  /** True if `jti` was seen before (and records it until `expiresAt`, ms since epoch). */
+  seen(jti: string, expiresAt: number): boolean;
+}
+
+/** An in-memory replay cache, bounded in size (the oldest entries go first when full). */
+export class MemoryReplayCache implements ReplayCache {
+  private readonly entries = new Map<string, number>();
+  constructor(private readonly maxEntries = 100_000) {}
+
+  seen(jti: string, expiresAt: number): boolean {
+    const now = Date.now();
+    const known = this.entries.get(jti);
+    if (known !== undefined && known > now) return true;
+    if (this.entries.size >= this.maxEntries) {
+      for (const [key, expiry] of this.entries) {
+        if (expiry <= now || this.entries.size >= this.maxEntries) this.entries.delete(key);
+        if (this.entries.size < this.maxEntries * 0.9) break;
+      }
+    }
+    this.entries.set(jti, expiresAt);
+    return false;
+  }
+}
+
+export interface DpopOptions {
+  /** The HTTP method and URL of the request the proof comes with. */
+  method: string;
+  url: string;
+  /** The access token presented with it: the proof must carry its hash (`ath`). */
+  accessToken?: string;
+  /** The token's `cnf.jkt`: the proof must be signed by exactly that key. */
+  expectedJkt?: string;
+  replay: ReplayCache;
+  now?: Date;
+  /** How far `iat` may be from now, in seconds (default 60). */
+  maxAgeSeconds?: number;
+}
+
+const ALGORITHMS = ['EdDSA', 'ES256'];
+
+/** `htu` compares without query and fragment (RFC 9449 section 4.3). */
+function normaliseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host.toLowerCase()}${parsed.pathname}`;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Verifies a DPoP proof (RFC 9449): `typ: dpop+jwt`, an asymmetric algorithm, a public `jwk`
+ * in the header that signed it, `htm`/`htu` of this request, `iat` within the window, a `jti`
+ * never seen before, `ath` of the presented token, and the key the token is bound to.
+ * Returns the proof key's thumbprint.
+ */
+export async function verifyDpopProof(proof: string, options: DpopOptions): Promise<string> {
+  const refuse = (why: string): never => {
+    throw new TokenError('pop_invalid', `DPoP proof refused: ${why}`);
+  };
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(proof);
+  } catch {
+    return refuse('not a JWS');
+  }
+  if (header.typ !== 'dpop+jwt') refuse('typ is not dpop+jwt');
+  if (!header.alg || !ALGORITHMS.includes(header.alg)) refuse('algorithm not allowed');
+  const jwk = header.jwk as JWK | undefined;
+  if (!jwk || typeof jwk !== 'object') return refuse('no jwk in the header');
+  if ('d' in jwk || 'k' in jwk || 'p' in jwk) refuse('the header carries a private key');
+  let payload: Record<string, unknown>;
+  try {
+    const key = await importJWK(jwk, header.alg);
+    ({ payload } = await jwtVerify(proof, key, { algorithms: ALGORITHMS, typ: 'dpop+jwt', currentDate: options.now }));
+  } catch {
+    return refuse('bad signature or key');
+  }
+  if (typeof payload.htm !== 'string' || payload.htm !== options.method.toUpperCase()) refuse('htm does not match');
+  if (typeof payload.htu !== 'string' || normaliseUrl(payload.htu) !== normaliseUrl(options.url)) refuse('htu does not match');
+  const now = (options.now ?? new Date()).getTime() / 1000;
+  const window = options.maxAgeSeconds ?? 60;
+  if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > window) refuse('iat outside the window');
+  if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 256) refuse('bad jti');
+  if (options.accessToken !== undefined) {
+    const ath = base64url.encode(sha256(utf8(options.accessToken)));
+    if (payload.ath !== ath) refuse('ath does not match the access token');
+  }
+  const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+  if (options.expectedJkt !== undefined && jkt !== options.expectedJkt) refuse('signed by another key than the token is bound to');
+  // Last, so a refused proof does not burn its jti.
+  if (options.replay.seen(`${jkt}:${payload.jti as string}`, ((payload.iat as number) + window) * 1000 + 1000)) {
+    refuse('replayed');
+  }
+  return jkt;
+}
