@@ -25,5 +25,6 @@ export * from './scope/scope.js';
 export * from './token/claims.js';
 export * from './token/dpop.js';
 export * from './token/errors.js';
+export * from './token/presentation.js';
 export * from './token/token-cache.js';
 export * from './token/verify-access-token.js';

@@ -35,6 +35,7 @@ export interface AccessTokenClaims {
 /** The agents of an `act` chain, newest first (the presenter is first). */
 export function actorChain(act: ActorClaim | undefined): string[] {
   const chain: string[] = [];
-  for (let node = act, depth = 0; node !== undefined && depth < 32; node = node.act, depth++) chain.push(node.sub);
+  for (let node = act, depth = 0; node !== undefined && depth < 32; node = node.act, depth++)
+    chain.push(node.sub);
   return chain;
 }

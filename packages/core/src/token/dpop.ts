@@ -1,28 +1,38 @@
 import { sha256 } from '@noble/hashes/sha2.js';
-import { type JWK, base64url, calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
+import {
+  base64url,
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  importJWK,
+  type JWK,
+  jwtVerify,
+} from 'jose';
 import { utf8 } from '../bytes.js';
 import { TokenError } from './errors.js';
 
 /** Remembers proof ids until they expire, so a proof is accepted at most once. */
 export interface ReplayCache {
-  /** True if `jti` was seen before (and records it until `expiresAt`, ms since epoch). */
-  seen(jti: string, expiresAt: number): boolean;
+  /**
+   * True if `jti` was seen before, or cannot be remembered (then the proof is refused); else
+   * records it until `expiresAt`. Times are ms since epoch, on the caller's clock.
+   */
+  seen(jti: string, expiresAt: number, now: number): boolean;
 }
 
-/** An in-memory replay cache, bounded in size (the oldest entries go first when full). */
+/**
+ * An in-memory replay cache, bounded in size. When full of live entries it fails closed
+ * (answers "seen") rather than forgetting a live jti, which would let that proof be replayed.
+ */
 export class MemoryReplayCache implements ReplayCache {
   private readonly entries = new Map<string, number>();
   constructor(private readonly maxEntries = 100_000) {}
 
-  seen(jti: string, expiresAt: number): boolean {
-    const now = Date.now();
+  seen(jti: string, expiresAt: number, now: number): boolean {
     const known = this.entries.get(jti);
     if (known !== undefined && known > now) return true;
     if (this.entries.size >= this.maxEntries) {
-      for (const [key, expiry] of this.entries) {
-        if (expiry <= now || this.entries.size >= this.maxEntries) this.entries.delete(key);
-        if (this.entries.size < this.maxEntries * 0.9) break;
-      }
+      for (const [key, expiry] of this.entries) if (expiry <= now) this.entries.delete(key);
+      if (this.entries.size >= this.maxEntries) return true;
     }
     this.entries.set(jti, expiresAt);
     return false;
@@ -45,13 +55,13 @@ export interface DpopOptions {
 
 const ALGORITHMS = ['EdDSA', 'ES256'];
 
-/** `htu` compares without query and fragment (RFC 9449 section 4.3). */
-function normaliseUrl(url: string): string {
+/** `htu` compares without query and fragment (RFC 9449 section 4.3); an unparseable URL is no URL. */
+function normaliseUrl(url: string): string | undefined {
   try {
     const parsed = new URL(url);
     return `${parsed.protocol}//${parsed.host.toLowerCase()}${parsed.pathname}`;
   } catch {
-    return '';
+    return undefined;
   }
 }
 
@@ -79,24 +89,42 @@ export async function verifyDpopProof(proof: string, options: DpopOptions): Prom
   let payload: Record<string, unknown>;
   try {
     const key = await importJWK(jwk, header.alg);
-    ({ payload } = await jwtVerify(proof, key, { algorithms: ALGORITHMS, typ: 'dpop+jwt', currentDate: options.now }));
+    ({ payload } = await jwtVerify(proof, key, {
+      algorithms: ALGORITHMS,
+      typ: 'dpop+jwt',
+      currentDate: options.now,
+    }));
   } catch {
     return refuse('bad signature or key');
   }
-  if (typeof payload.htm !== 'string' || payload.htm !== options.method.toUpperCase()) refuse('htm does not match');
-  if (typeof payload.htu !== 'string' || normaliseUrl(payload.htu) !== normaliseUrl(options.url)) refuse('htu does not match');
+  if (typeof payload.htm !== 'string' || payload.htm !== options.method.toUpperCase())
+    refuse('htm does not match');
+  const expectedUrl = normaliseUrl(options.url);
+  if (expectedUrl === undefined) refuse('htu cannot be checked: the request URL is not absolute');
+  if (typeof payload.htu !== 'string' || normaliseUrl(payload.htu) !== expectedUrl)
+    refuse('htu does not match');
   const now = (options.now ?? new Date()).getTime() / 1000;
   const window = options.maxAgeSeconds ?? 60;
-  if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > window) refuse('iat outside the window');
-  if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 256) refuse('bad jti');
+  if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > window)
+    refuse('iat outside the window');
+  if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 256)
+    refuse('bad jti');
   if (options.accessToken !== undefined) {
     const ath = base64url.encode(sha256(utf8(options.accessToken)));
     if (payload.ath !== ath) refuse('ath does not match the access token');
   }
   const jkt = await calculateJwkThumbprint(jwk, 'sha256');
-  if (options.expectedJkt !== undefined && jkt !== options.expectedJkt) refuse('signed by another key than the token is bound to');
+  if (options.expectedJkt !== undefined && jkt !== options.expectedJkt)
+    refuse('signed by another key than the token is bound to');
   // Last, so a refused proof does not burn its jti.
-  if (options.replay.seen(`${jkt}:${payload.jti as string}`, ((payload.iat as number) + window) * 1000 + 1000)) {
+  const nowMs = (options.now ?? new Date()).getTime();
+  if (
+    options.replay.seen(
+      `${jkt}:${payload.jti as string}`,
+      ((payload.iat as number) + window) * 1000 + 1000,
+      nowMs,
+    )
+  ) {
     refuse('replayed');
   }
   return jkt;

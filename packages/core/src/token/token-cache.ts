@@ -17,7 +17,12 @@ export class VerifiedTokenCache {
     const key = toHex(sha256(utf8(token)));
     const now = (options.now ?? new Date()).getTime() / 1000;
     const hit = this.entries.get(key);
-    if (hit && hit.claims.exp > now && hit.claims.iss === options.issuer && audienceOf(hit, options.audience)) {
+    if (
+      hit &&
+      hit.claims.exp > now &&
+      hit.claims.iss === options.issuer &&
+      audienceOf(hit, options.audience)
+    ) {
       return hit;
     }
     if (hit) this.entries.delete(key);

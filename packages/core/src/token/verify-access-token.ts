@@ -1,4 +1,4 @@
-import { type JSONWebKeySet, type JWTVerifyGetKey, createLocalJWKSet, errors, jwtVerify } from 'jose';
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { type AccessTokenClaims, type ActorClaim, actorChain } from './claims.js';
 import { TokenError } from './errors.js';
 
@@ -28,7 +28,10 @@ const ALGORITHMS = ['EdDSA'];
  * issuer's JWKS (EdDSA only), `typ: at+jwt`, issuer, audience, exp/nbf/iat with bounded skew,
  * the required claims, and a well-formed actor chain whose newest actor is the presenter.
  */
-export async function verifyAccessToken(token: string, options: AccessTokenOptions): Promise<VerifiedAccessToken> {
+export async function verifyAccessToken(
+  token: string,
+  options: AccessTokenOptions,
+): Promise<VerifiedAccessToken> {
   const keys = typeof options.keys === 'function' ? options.keys : createLocalJWKSet(options.keys);
   const tolerance = Math.min(Math.max(options.clockToleranceSeconds ?? 30, 0), 300);
   let payload: Record<string, unknown>;
@@ -43,7 +46,8 @@ export async function verifyAccessToken(token: string, options: AccessTokenOptio
       requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],
     }));
   } catch (error) {
-    if (error instanceof errors.JWTExpired) throw new TokenError('token_expired', 'the access token has expired');
+    if (error instanceof errors.JWTExpired)
+      throw new TokenError('token_expired', 'the access token has expired');
     throw new TokenError('token_invalid', `the access token is not valid (${(error as Error).message})`);
   }
   const now = (options.now ?? new Date()).getTime() / 1000;
@@ -64,7 +68,10 @@ export async function verifyAccessToken(token: string, options: AccessTokenOptio
   if (agents.length === 0 ? claims.sub !== claims.client_id : agents[0] !== claims.client_id) {
     throw new TokenError('token_invalid', 'the actor chain does not end at the presenting agent');
   }
-  if (claims.cnf !== undefined && (typeof claims.cnf !== 'object' || typeof claims.cnf.jkt !== 'string')) {
+  if (
+    claims.cnf !== undefined &&
+    (typeof claims.cnf !== 'object' || claims.cnf === null || typeof claims.cnf.jkt !== 'string')
+  ) {
     throw new TokenError('token_invalid', 'the cnf claim is malformed');
   }
   return { claims, agents: agents.length > 0 ? agents : [claims.client_id], subject: claims.sub };
