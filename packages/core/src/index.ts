@@ -22,6 +22,7 @@ export * from './scope/constraints.js';
 export * from './scope/covers.js';
 export * from './scope/patterns.js';
 export * from './scope/scope.js';
+export * from './scope/validate.js';
 export * from './token/claims.js';
 export * from './token/dpop.js';
 export * from './token/errors.js';

@@ -28,6 +28,8 @@ export class MemoryReplayCache implements ReplayCache {
   constructor(private readonly maxEntries = 100_000) {}
 
   seen(jti: string, expiresAt: number, now: number): boolean {
+    // Times that are not numbers cannot be reasoned about: refuse (fail closed).
+    if (!Number.isFinite(expiresAt) || !Number.isFinite(now)) return true;
     const known = this.entries.get(jti);
     if (known !== undefined && known > now) return true;
     if (this.entries.size >= this.maxEntries) {
@@ -104,7 +106,9 @@ export async function verifyDpopProof(proof: string, options: DpopOptions): Prom
   if (typeof payload.htu !== 'string' || normaliseUrl(payload.htu) !== expectedUrl)
     refuse('htu does not match');
   const now = (options.now ?? new Date()).getTime() / 1000;
-  const window = options.maxAgeSeconds ?? 60;
+  // A window that is not a finite number would let any iat through: clamp it to 1–300 s.
+  const requested = options.maxAgeSeconds ?? 60;
+  const window = Number.isFinite(requested) ? Math.min(Math.max(requested, 1), 300) : 60;
   if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > window)
     refuse('iat outside the window');
   if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 256)

@@ -94,3 +94,11 @@ describe('MemoryReplayCache', () => {
     expect(cache.seen('c', now + 200_000, now + 120_000)).toBe(false);
   });
 });
+
+describe('MemoryReplayCache: times that are not numbers', () => {
+  it('refuses rather than remembering nothing', () => {
+    const cache = new MemoryReplayCache();
+    expect(cache.seen('x', Number.NaN, 1000)).toBe(true);
+    expect(cache.seen('y', 5000, Number.NaN)).toBe(true);
+  });
+});

@@ -7,6 +7,7 @@ import {
   newId,
   type RequestedScope,
   type Scope,
+  scopeProblems,
 } from '@mandate/core';
 import { hasPermission, requirePermission } from '../auth/permissions.js';
 import type { OrgPrincipal } from '../auth/principal.js';
@@ -97,7 +98,10 @@ export class DelegationService {
   ): Promise<DelegationView> {
     const now = this.ctx.clock.now();
     const actor: Actor = { kind: 'agent', id: actingAgentId };
-    if (input.purpose.trim().length === 0) throw invalid('purpose', 'is required');
+    if (typeof input.purpose !== 'string' || input.purpose.trim().length === 0)
+      throw invalid('purpose', 'is required');
+    const problems = scopeProblems(input.scope);
+    if (problems.length > 0) throw new MandateError('invalid_request', problems.join('; '), 'scope');
     const delegation = await this.ctx.store.org(orgId).transact(async (tx) => {
       const parent = await tx.getDelegation(parentId);
       if (!parent || parent.delegateAgentId !== actingAgentId) throw notFound('delegation');

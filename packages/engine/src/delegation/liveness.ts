@@ -5,9 +5,8 @@ export type Liveness =
   | { live: true; delegations: Delegation[]; agents: Agent[] }
   | { live: false; reason: ReasonCode; detail: string; at: string };
 
+/** Only `active` is live; every other status, known or not, stops the chain. */
 const AGENT_REASONS: Record<string, ReasonCode> = {
-  suspended: 'agent_suspended',
-  pending: 'agent_suspended',
   revoked: 'agent_revoked',
   expired: 'agent_expired',
 };
@@ -21,11 +20,21 @@ const AGENT_REASONS: Record<string, ReasonCode> = {
 export async function chainLiveness(org: OrgReader, delegationId: string, now: Date): Promise<Liveness> {
   const leaf = await org.getDelegation(delegationId);
   if (!leaf) return { live: false, reason: 'chain_broken', detail: 'unknown delegation', at: delegationId };
+  // The chain must be whole: from a root (no parent) down to this delegation, each link the
+  // parent of the next, as long as the depth says. Anything else is a broken chain.
+  const chain = Array.isArray(leaf.chain) ? leaf.chain : [];
+  if (chain.length !== leaf.depth + 1 || chain[chain.length - 1] !== leaf.id) {
+    return { live: false, reason: 'chain_broken', detail: 'the chain is malformed', at: leaf.id };
+  }
   const delegations: Delegation[] = [];
-  for (const id of leaf.chain) {
+  for (const [i, id] of chain.entries()) {
     const link = id === leaf.id ? leaf : await org.getDelegation(id);
     if (!link)
       return { live: false, reason: 'chain_broken', detail: 'a link of the chain is missing', at: id };
+    const expectedParent = i === 0 ? undefined : chain[i - 1];
+    if (link.parentId !== expectedParent || link.rootUserId !== leaf.rootUserId) {
+      return { live: false, reason: 'chain_broken', detail: 'the chain is malformed', at: id };
+    }
     delegations.push(link);
   }
   const root = await org.getUser(leaf.rootUserId);
@@ -34,7 +43,7 @@ export async function chainLiveness(org: OrgReader, delegationId: string, now: D
   }
   const agents: Agent[] = [];
   for (const link of delegations) {
-    if (link.status === 'revoked')
+    if (link.status !== 'active')
       return { live: false, reason: 'delegation_revoked', detail: 'revoked', at: link.id };
     if (link.scope.notBefore !== undefined && !(Date.parse(link.scope.notBefore) <= now.getTime())) {
       return { live: false, reason: 'delegation_expired', detail: 'not valid yet', at: link.id };
@@ -46,8 +55,14 @@ export async function chainLiveness(org: OrgReader, delegationId: string, now: D
     if (!agent)
       return { live: false, reason: 'agent_unknown', detail: 'unknown agent', at: link.delegateAgentId };
     const status = effectiveAgentStatus(agent, now);
-    const reason = AGENT_REASONS[status];
-    if (reason) return { live: false, reason, detail: `agent is ${status}`, at: agent.id };
+    if (status !== 'active') {
+      return {
+        live: false,
+        reason: AGENT_REASONS[status] ?? 'agent_suspended',
+        detail: `agent is ${status}`,
+        at: agent.id,
+      };
+    }
     agents.push(agent);
   }
   return { live: true, delegations, agents };

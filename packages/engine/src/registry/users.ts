@@ -156,22 +156,19 @@ export class UserService {
       // Everything the user delegated stops with them, in the same transaction.
       async (tx) => {
         const revoked: string[] = [];
+        // Every active delegation rooted at the user, whatever order the pages come in.
         for (let pages = 0; pages < 10_000; pages++) {
-          const page = await tx.listDelegations(
-            { rootUserId: userId, status: 'active', parentId: undefined },
-            { limit: 200 },
-          );
-          const roots = page.items.filter((d) => d.parentId === undefined);
-          if (roots.length === 0) break;
-          for (const root of roots) {
+          const page = await tx.listDelegations({ rootUserId: userId, status: 'active' }, { limit: 200 });
+          if (page.items.length === 0) break;
+          for (const d of page.items) {
             const gone = await revokeSubtree(
               tx,
-              root.id,
+              d.id,
               principal.actor,
               `root user offboarded: ${reason}`,
               this.ctx.clock.now(),
             );
-            revoked.push(...gone.map((d) => d.id));
+            revoked.push(...gone.map((g) => g.id));
           }
         }
         return revoked.length > 0 ? { revokedDelegations: revoked } : {};

@@ -252,6 +252,15 @@ describe('grant and re-delegate: the chain of the issue', () => {
     });
   });
 
+  it('malformed requested scopes are refused as invalid_request, never a TypeError', async () => {
+    for (const bad of [{ actions: 'email.read' }, { arguments: { 'email.*': { to: null } } }, { expiresAt: 'soon' }]) {
+      await expect(redelegate(w.a.id, root.id, w.b.id, bad as never)).rejects.toMatchObject({
+        code: 'invalid_request',
+        field: 'scope',
+      });
+    }
+  });
+
   it('only the delegate of the parent may re-delegate it (another agent: not found)', async () => {
     await expect(redelegate(w.b.id, root.id, w.a.id, { actions: ['email.read'] })).rejects.toMatchObject({
       code: 'not_found',
