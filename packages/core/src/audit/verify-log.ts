@@ -93,7 +93,12 @@ export class LogVerifier {
 
   /** Feeds the next line; `storedLeaf` is the log's own leaf hash for it, if known. */
   push(line: string, storedLeaf?: Uint8Array): void {
-    if (this.failure) return;
+    this.check(line, storedLeaf);
+  }
+
+  /** Returns false once a failure is recorded. */
+  private check(line: string, storedLeaf?: Uint8Array): boolean {
+    if (this.failure) return false;
     const seq = this.frontier.size;
     let record: unknown;
     try {
@@ -116,13 +121,13 @@ export class LogVerifier {
       return this.fail(seq, 'the record does not match the leaf hash the log stored for it');
     }
     this.frontier.append(hash);
-    this.checkRoots();
+    return this.checkRoots();
   }
 
-  private checkRoots(): void {
+  private checkRoots(): boolean {
     while (this.nextCheckpoint < this.checkpoints.length) {
       const checkpoint = this.checkpoints[this.nextCheckpoint] as Checkpoint;
-      if (checkpoint.size > this.frontier.size) return;
+      if (checkpoint.size > this.frontier.size) return true;
       if (checkpoint.size === this.frontier.size && checkpoint.size > 0) {
         if (!equalBytes(this.frontier.root(), checkpoint.rootHash)) {
           return this.fail(
@@ -135,10 +140,12 @@ export class LogVerifier {
       }
       this.nextCheckpoint++;
     }
+    return true;
   }
 
-  private fail(firstBadSeq: number, reason: string): void {
+  private fail(firstBadSeq: number, reason: string): false {
     this.failure ??= { firstBadSeq, reason };
+    return false;
   }
 
   finish(): LogVerdict {

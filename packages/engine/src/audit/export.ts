@@ -45,11 +45,9 @@ const ACTIVITY: Array<[RegExp, number, string]> = [
  * nothing is lost.
  */
 export function toOcsf(record: AuditRecord, origin: string): Record<string, unknown> {
-  const [, activityId, activityName] = ACTIVITY.find(([pattern]) => pattern.test(record.type)) ?? [
-    ,
-    99,
-    'Other',
-  ];
+  const match = ACTIVITY.find(([pattern]) => pattern.test(record.type));
+  const activityId = match?.[1] ?? 99;
+  const activityName = match?.[2] ?? 'Other';
   const resources: Array<Record<string, string>> = [{ uid: record.target.id, type: record.target.type }];
   if (record.refs?.agentId && record.refs.agentId !== record.target.id) {
     resources.push({ uid: record.refs.agentId, type: 'agent' });
@@ -64,7 +62,7 @@ export function toOcsf(record: AuditRecord, origin: string): Record<string, unkn
     category_name: 'Application Activity',
     activity_id: activityId,
     activity_name: activityName,
-    type_uid: 600300 + (activityId as number),
+    type_uid: 600300 + activityId,
     time: Date.parse(record.time),
     severity_id: 1,
     status_id: 1,

@@ -253,7 +253,11 @@ describe('grant and re-delegate: the chain of the issue', () => {
   });
 
   it('malformed requested scopes are refused as invalid_request, never a TypeError', async () => {
-    for (const bad of [{ actions: 'email.read' }, { arguments: { 'email.*': { to: null } } }, { expiresAt: 'soon' }]) {
+    for (const bad of [
+      { actions: 'email.read' },
+      { arguments: { 'email.*': { to: null } } },
+      { expiresAt: 'soon' },
+    ]) {
       await expect(redelegate(w.a.id, root.id, w.b.id, bad as never)).rejects.toMatchObject({
         code: 'invalid_request',
         field: 'scope',

@@ -295,5 +295,7 @@ function printTree(node: ExplainNode, indent: string, last: boolean, root: boole
       `at ${r.time} (proof: ${node.proof.proof.length} hashes to size ${node.proof.treeSize})\n`,
   );
   const childIndent = root ? '' : `${indent}${last ? '   ' : '│  '}`;
-  node.dependsOn.forEach((child, i) => printTree(child, childIndent, i === node.dependsOn.length - 1, false));
+  for (const [i, child] of node.dependsOn.entries()) {
+    printTree(child, childIndent, i === node.dependsOn.length - 1, false);
+  }
 }
