@@ -5,6 +5,7 @@ import { leafHash } from '../merkle/hash.js';
 import { ProofError, verifyInclusion } from '../merkle/verify.js';
 import { type Checkpoint, parseCheckpoint } from '../note/checkpoint.js';
 import { NoteError, parseVerifierKey, verifyNote } from '../note/signed-note.js';
+import type { ProofBundle } from './proof-bundle.js';
 
 /** A checkpoint whose signature has been verified: its size and root can be trusted. */
 export function verifyCheckpoint(note: string, verifierKey: string): Checkpoint {
@@ -18,21 +19,12 @@ export function verifyCheckpoint(note: string, verifierKey: string): Checkpoint 
   return checkpoint;
 }
 
-export interface ProofBundleInput {
-  index: number;
-  treeSize: number;
-  record: string;
-  leafHash: string;
-  proof: string[];
-  checkpoint: string;
-}
-
 /**
  * Verifies a proof bundle offline: the checkpoint is signed by `verifierKey`, the record hashes
  * to the leaf, the record's own seq is the leaf's index, and the path leads to the signed root.
  * Returns the verified checkpoint; throws ProofError or NoteError with the reason.
  */
-export function verifyProofBundle(bundle: ProofBundleInput, verifierKey: string): Checkpoint {
+export function verifyProofBundle(bundle: ProofBundle, verifierKey: string): Checkpoint {
   const checkpoint = verifyCheckpoint(bundle.checkpoint, verifierKey);
   if (bundle.treeSize !== checkpoint.size) {
     throw new ProofError(

@@ -1,17 +1,10 @@
-import type { AuditRecord } from '@mandate/core';
+import type { AuditRecord, ExplainNode } from '@mandate/core';
 import { requirePermission } from '../auth/permissions.js';
 import type { OrgPrincipal } from '../auth/principal.js';
 import type { EngineContext } from '../context.js';
-import type { AuditProofService, ProofBundle } from './proofs.js';
+import type { AuditProofService } from './proofs.js';
 
-export interface ExplainNode {
-  seq: number;
-  /** Why this record is in the tree (`subject`, or how the parent depends on it). */
-  relation: string;
-  record: AuditRecord;
-  proof: ProofBundle;
-  dependsOn: ExplainNode[];
-}
+export type { ExplainNode };
 
 const MAX_NODES = 50;
 

@@ -1,21 +1,11 @@
-import { consistencyProof, inclusionProof, leafHash, toBase64, utf8 } from '@mandate/core';
+import { consistencyProof, inclusionProof, leafHash, type ProofBundle, toBase64, utf8 } from '@mandate/core';
 import { requirePermission } from '../auth/permissions.js';
 import type { OrgPrincipal } from '../auth/principal.js';
 import type { EngineContext } from '../context.js';
 import { invalid, MandateError, notFound } from '../errors.js';
 import { type CheckpointService, nodeReader } from './checkpoints.js';
 
-/** What `GET /v1/audit/events/{seq}/proof` answers and `mandate audit verify-proof` checks offline. */
-export interface ProofBundle {
-  index: number;
-  treeSize: number;
-  /** The canonical record, exactly the bytes that were hashed. */
-  record: string;
-  leafHash: string;
-  proof: string[];
-  /** The signed checkpoint (C2SP signed note) the proof leads to. */
-  checkpoint: string;
-}
+export type { ProofBundle };
 
 export interface ConsistencyAnswer {
   from: number;

@@ -3,6 +3,7 @@ import {
   type Agent,
   attenuate,
   type Delegation,
+  type DelegationView,
   effectiveAgentStatus,
   newId,
   type RequestedScope,
@@ -30,7 +31,7 @@ export interface RedelegateInput {
   scope: RequestedScope;
 }
 
-export type DelegationView = Omit<Delegation, 'version'> & { live: boolean; liveness?: string };
+export type { DelegationView };
 
 /** The ceiling an agent's boundaries set, as a scope every grant to it must fit inside. */
 export function boundaryScope(agent: Agent): Scope {

@@ -3,6 +3,7 @@ import {
   type AgentBoundaries,
   type AgentKey,
   type AgentMetadata,
+  type AgentView,
   effectiveAgentStatus,
   type LifecycleCommand,
   newId,
@@ -49,9 +50,7 @@ export interface AgentChanges {
 }
 
 /** An agent as the API shows it: the stored record plus its status as of now. */
-export type AgentView = Omit<Agent, 'version' | 'status'> & {
-  status: ReturnType<typeof effectiveAgentStatus>;
-};
+export type { AgentView };
 
 /**
  * The agent registry: identity, ownership, lifecycle and keys. Every change is one

@@ -35,19 +35,23 @@ export function keyValues(pairs: string[] | undefined, option: string): Record<s
  * Reads a JWK file and returns only its public members: a private key file may be given for
  * convenience, but the private part never leaves this machine.
  */
-export function readPublicJwk(file: string): Record<string, string> {
+/** Reads a JSON file, or fails with one line naming the file and the problem. */
+export function readJsonFile(file: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     throw new CliError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  let jwk: unknown;
   try {
-    jwk = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
-    throw new CliError(`${file}: not JSON (expected a JWK)`);
+    throw new CliError(`${file}: not JSON`);
   }
+}
+
+export function readPublicJwk(file: string): Record<string, string> {
+  const jwk = readJsonFile(file);
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk))
     throw new CliError(`${file}: not a JWK object`);
   const { kty, crv, x, y } = jwk as Record<string, unknown>;

@@ -13,7 +13,7 @@ import type { ExplainNode, MandateClient } from '@mandate/sdk';
 import { type Command, Option } from 'commander';
 import { clientFrom } from '../client.js';
 import { CliError, type GlobalOptions, printJson, printTable } from '../output.js';
-import { positiveInt } from '../parse.js';
+import { positiveInt, readJsonFile } from '../parse.js';
 import { Progress } from '../progress.js';
 
 type Globals = () => GlobalOptions;
@@ -25,20 +25,6 @@ const summary = (r: AuditRecord) => ({
   actor: `${r.actor.kind}:${r.actor.id}`,
   target: `${r.target.type}:${r.target.id}`,
 });
-
-function readJsonFile(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new CliError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new CliError(`${file}: not JSON`);
-  }
-}
 
 /** Verification failures are the user's answer, not a crash: one line, exit 1. */
 function asCliError(error: unknown): never {

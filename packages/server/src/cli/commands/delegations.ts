@@ -1,10 +1,9 @@
-import fs from 'node:fs';
 import { DATA_CLASSES } from '@mandate/core';
 import type { DelegationView } from '@mandate/sdk';
 import { type Command, Option } from 'commander';
 import { clientFrom } from '../client.js';
 import { CliError, type GlobalOptions, printFields, printJson, printTable } from '../output.js';
-import { collect, positiveInt } from '../parse.js';
+import { collect, positiveInt, readJsonFile } from '../parse.js';
 
 type Globals = () => GlobalOptions;
 
@@ -75,7 +74,7 @@ export function delegationCommands(program: Command, globals: Globals): void {
     )
     .action(async (options) => {
       const scope = options.scopeFile
-        ? readScopeFile(options.scopeFile)
+        ? (readJsonFile(options.scopeFile) as object)
         : {
             actions: options.action,
             resources: options.resource,
@@ -155,18 +154,4 @@ export function delegationCommands(program: Command, globals: Globals): void {
         `revoked ${revoked.length} delegation(s): ${revoked.map((d) => d.id).join(', ')}\n`,
       );
     });
-}
-
-function readScopeFile(file: string): object {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new CliError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  try {
-    return JSON.parse(text) as object;
-  } catch {
-    throw new CliError(`${file}: not JSON`);
-  }
 }
