@@ -2,30 +2,21 @@
  * End-to-end tests of the built `mandate` binary, used the way a new user would: every call
  * spawns `node packages/server/dist/cli/main.js …` against a real server on a real port.
  */
-import { type ChildProcess, execFile, execSync, spawn } from 'node:child_process';
+import { execFile, execSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, cleanEnv, REPO, type Server, startServer } from '../processes.js';
 
-const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
-const BIN = path.join(REPO, 'packages/server/dist/cli/main.js');
 const TEST_TIMEOUT = 60_000;
 const CALL_TIMEOUT_MS = 15_000;
-const START_TIMEOUT_MS = 15_000;
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'mandate-cli-'));
 const tmp = (name: string) => path.join(tmpRoot, name);
 
 /** The environment without any MANDATE_* variable of whoever runs the tests. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env))
-    if (!name.startsWith('MANDATE_')) env[name] = value;
-  return { ...env, NO_COLOR: '1', ...extra };
-}
 
 interface Result {
   code: number | null;
@@ -91,73 +82,6 @@ function parseJson(result: Result): any {
   } catch {
     throw new Error(`--json output is not JSON:\n${stdout}`);
   }
-}
-
-interface Server {
-  proc: ChildProcess;
-  url: string;
-  adminKey?: string;
-  output(): string;
-  errors(): string;
-  stop(): Promise<void>;
-}
-
-/** `mandate serve` on a free port over `dataDir`; resolves once it prints its URL. */
-function startServer(dataDir: string, extraEnv: Record<string, string> = {}): Promise<Server> {
-  fs.mkdirSync(dataDir, { recursive: true });
-  const proc = spawn(process.execPath, [BIN, 'serve'], {
-    cwd: dataDir,
-    env: cleanEnv({ MANDATE_PORT: '0', MANDATE_DATA_DIR: dataDir, MANDATE_LOG_LEVEL: 'silent', ...extraEnv }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  proc.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<void>((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) resolve();
-    else proc.once('exit', () => resolve());
-  });
-  const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error) => {
-      clearTimeout(timer);
-      clearInterval(poll);
-      proc.off('exit', onExit);
-      if (error) {
-        void stop().then(() => reject(error));
-        return;
-      }
-      const url = /Listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1] as string;
-      const adminKey = /^\s+(mk_key_\S+)$/m.exec(stdout)?.[1];
-      resolve({ proc, url, adminKey, output: () => stdout, errors: () => stderr, stop });
-    };
-    const onExit = (code: number | null) =>
-      done(new Error(`mandate serve exited (${code}) before listening:\n${stdout}\n${stderr}`));
-    const timer = setTimeout(
-      () =>
-        done(
-          new Error(
-            `mandate serve did not print its URL within ${START_TIMEOUT_MS} ms:\n${stdout}\n${stderr}`,
-          ),
-        ),
-      START_TIMEOUT_MS,
-    );
-    const poll = setInterval(() => {
-      if (/Listening on http:\/\/127\.0\.0\.1:\d+\n/.test(stdout)) done();
-    }, 20);
-    proc.once('exit', onExit);
-  });
 }
 
 /** A port nothing listens on (bound, then released). */
