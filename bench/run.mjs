@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createEngine, systemClock } from '@mandate/engine';
 import { openStore, runAppends } from './lib/appends.mjs';
 import { buildLog, measureProofs } from './lib/proofs.mjs';
+import { runTokens } from './lib/tokens.mjs';
 import {
   Deadline,
   fmt,
@@ -40,7 +41,7 @@ const num = (value, fallback) => {
 
 const params = {
   quick,
-  only: (env.BENCH_ONLY ?? 'appends,proofs,verify').split(',').map((s) => s.trim()),
+  only: (env.BENCH_ONLY ?? 'appends,proofs,verify,tokens').split(',').map((s) => s.trim()),
   seed: num(env.BENCH_SEED, 20250101),
   orgId: 'org_BENCH',
   repetitions: num(env.BENCH_REPS, 3),
@@ -59,6 +60,11 @@ const params = {
   },
   verification: {
     breakdownRecords: num(env.BENCH_BREAKDOWN_RECORDS, quick ? 10_000 : 100_000),
+  },
+  tokens: {
+    exchanges: num(env.BENCH_TOKEN_EXCHANGES, quick ? 300 : 2000),
+    concurrencies: list(env.BENCH_TOKEN_CONCURRENCY, [1, 16]),
+    verifications: num(env.BENCH_TOKEN_VERIFICATIONS, quick ? 200 : 1000),
   },
   maxSeconds: num(env.BENCH_MAX_SECONDS, quick ? 180 : 900),
 };
@@ -195,6 +201,17 @@ try {
     } finally {
       await store.close();
     }
+  }
+  if (params.only.includes('tokens') && !deadline.passed()) {
+    log('tokens: exchanges per second and verification cost vs raw node:crypto Ed25519');
+    results.tokens = await runTokens({
+      dir: tempDir,
+      exchanges: params.tokens.exchanges,
+      concurrencies: params.tokens.concurrencies,
+      reps: params.repetitions,
+      verifications: params.tokens.verifications,
+      deadline,
+    });
   }
   if (deadline.passed()) results.notes.push(`the global time budget (${params.maxSeconds} s) was reached`);
 } finally {
@@ -334,6 +351,27 @@ function table(r) {
       `ratio LogVerifier / SHA-256: ${ratio(v.ratioVerifierVsSha256)}; export from the store: ${fmt(v.export.perSecond)} records/s; ` +
         `per record: parse+canonicalize ${fmt(b.jsonParseAndCanonicalize)} µs, leaf hash (noble) ${fmt(b.leafHashNoble)} µs, ` +
         `leaf hash (node:crypto) ${fmt(b.leafHashNodeCrypto)} µs`,
+    );
+  }
+  if (r.tokens) {
+    const k = r.tokens;
+    const raw = k.rawNodeCrypto;
+    out.push(
+      '',
+      `4. Credentials: token exchanges (assertion + DPoP verified, chain checked, signed, issuance recorded durably), median of ${r.params.repetitions}`,
+      formatTable([
+        ['callers', 'exchanges/s', 'p50 ms', 'p95 ms', 'raw Ed25519 signs/s', 'vs raw sign'],
+        ...k.exchanges.map((e) => [
+          e.concurrency,
+          fmt(e.medianPerSecond),
+          fmt(e.p50Ms, 2),
+          fmt(e.p95Ms, 2),
+          fmt(raw.signsPerSecond),
+          ratio(e.ratioVsRawSign),
+        ]),
+      ]),
+      `verification of a ${raw.tokenBytes}-byte token: first ${k.verification.firstUs} µs (${ratio(k.verification.ratioFirstVsRawVerify)} raw verify ` +
+        `${raw.verifyUs} µs), cached ${k.verification.cachedUs} µs (${ratio(k.verification.ratioCachedVsRawVerify)})`,
     );
   }
   for (const note of r.notes) out.push(`note: ${note}`);

@@ -7,6 +7,8 @@ import { AuditProofService } from './audit/proofs.js';
 import type { SignedHeadStore } from './audit/signed-heads.js';
 import type { EngineContext } from './context.js';
 import { DelegationService } from './delegation/delegations.js';
+import { MasterKey } from './oauth/master-key.js';
+import { OAuthService } from './oauth/oauth-service.js';
 import { type Clock, systemClock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
 import { AgentService } from './registry/agents.js';
@@ -25,6 +27,7 @@ export interface Engine extends EngineContext {
   proofs: AuditProofService;
   explainer: AuditExplainer;
   delegations: DelegationService;
+  oauth: OAuthService;
 }
 
 export interface EngineOptions {
@@ -35,6 +38,8 @@ export interface EngineOptions {
   logOriginPrefix?: string;
   /** Where the signer remembers its last signed heads (default: in memory). */
   signedHeads?: SignedHeadStore;
+  /** The token issuer: its public URL, the master key sealing its signing keys, token lifetime. */
+  oauth?: { issuer?: () => string; masterKey?: MasterKey; tokenTtlSeconds?: number };
 }
 
 export function createEngine(store: Store, options: EngineOptions | Clock = {}): Engine {
@@ -43,6 +48,7 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
     logKey = LogSigningKey.generate(),
     logOriginPrefix,
     signedHeads,
+    oauth = {},
   } = 'now' in options ? { clock: options } : options;
   const ctx: EngineContext = { store, clock, audit: new StoreAuditLog(clock) };
   const checkpoints = new CheckpointService(ctx, logKey, logOriginPrefix, signedHeads);
@@ -58,5 +64,10 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
     proofs,
     explainer: new AuditExplainer(ctx, proofs),
     delegations: new DelegationService(ctx),
+    oauth: new OAuthService(ctx, {
+      issuer: oauth.issuer ?? (() => 'http://127.0.0.1:7070'),
+      masterKey: oauth.masterKey ?? MasterKey.generate(),
+      tokenTtlSeconds: oauth.tokenTtlSeconds,
+    }),
   };
 }

@@ -6,11 +6,13 @@ import type {
   AuditRecord,
   DelegationView,
   ExplainNode,
+  IntrospectionResult,
   Org,
   Page,
   PageOptions,
   ProofBundle,
   RegisterAgentInput,
+  SigningKey,
   User,
 } from './types.js';
 
@@ -56,13 +58,16 @@ export class MandateClient {
     }
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.options.key) headers.authorization = `Bearer ${this.options.key}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // A URLSearchParams body is a form (the OAuth endpoints); anything else is JSON.
+    const isForm = body instanceof URLSearchParams;
+    if (body !== undefined)
+      headers['content-type'] = isForm ? 'application/x-www-form-urlencoded' : 'application/json';
     let response: Response;
     try {
       response = await this.fetchImpl(url, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : isForm ? body.toString() : JSON.stringify(body),
         signal: timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined,
       });
     } catch (error) {
@@ -70,9 +75,14 @@ export class MandateClient {
     }
     if (response.ok) return response;
     const text = await response.text();
-    const detail = (
-      parseJson(text) as { error?: { code?: string; message?: string; field?: string } } | undefined
-    )?.error;
+    const parsed = parseJson(text) as
+      | { error?: string | { code?: string; message?: string; field?: string }; error_description?: string }
+      | undefined;
+    // OAuth endpoints answer { error, error_description } (RFC 6749 §5.2).
+    if (typeof parsed?.error === 'string') {
+      throw new MandateApiError(response.status, parsed.error, parsed.error_description ?? parsed.error);
+    }
+    const detail = typeof parsed?.error === 'object' ? parsed.error : undefined;
     throw new MandateApiError(
       response.status,
       detail?.code ?? `http_${response.status}`,
@@ -136,8 +146,13 @@ export class MandateClient {
   };
 
   readonly delegations = {
-    grant: (input: { delegateAgentId: string; purpose: string; scope: object; onBehalfOf?: string }) =>
-      this.request<DelegationView>('POST', '/v1/delegations', input),
+    grant: (input: {
+      delegateAgentId: string;
+      purpose: string;
+      scope: object;
+      onBehalfOf?: string;
+      standing?: boolean;
+    }) => this.request<DelegationView>('POST', '/v1/delegations', input),
     list: (filter: PageOptions & { agent?: string; user?: string; status?: string; parent?: string } = {}) =>
       this.request<Page<DelegationView>>('GET', '/v1/delegations', undefined, filter),
     get: (delegationId: string) =>
@@ -148,6 +163,23 @@ export class MandateClient {
       this.request<{ revoked: DelegationView[] }>('POST', `/v1/delegations/${enc(delegationId)}/revoke`, {
         reason,
       }),
+  };
+
+  /** The authorization server's endpoints that an API key may call. */
+  readonly oauth = {
+    /** RFC 7662: whether a token is usable now (needs the pep, auditor or admin role). */
+    introspect: (token: string) =>
+      this.request<IntrospectionResult>('POST', '/oauth/introspect', new URLSearchParams({ token })),
+    /** RFC 7009 (needs the admin role). */
+    revoke: (token: string) => this.request<object>('POST', '/oauth/revoke', new URLSearchParams({ token })),
+    metadata: () => this.request<Record<string, unknown>>('GET', '/.well-known/oauth-authorization-server'),
+    jwks: () => this.request<{ keys: Array<Record<string, string>> }>('GET', '/.well-known/jwks.json'),
+  };
+
+  /** The token signing keys (platform key). */
+  readonly signingKeys = {
+    list: () => this.request<{ items: SigningKey[] }>('GET', '/v1/signing-keys'),
+    rotate: () => this.request<{ kid: string; retired: string[] }>('POST', '/v1/signing-keys/rotate'),
   };
 
   readonly orgs = {
@@ -219,7 +251,7 @@ export class MandateClient {
 
 const enc = encodeURIComponent;
 
-function parseJson(text: string): unknown {
+export function parseJson(text: string): unknown {
   if (!text) return undefined;
   try {
     return JSON.parse(text);
@@ -228,7 +260,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-function describeFetchFailure(error: unknown): string {
+export function describeFetchFailure(error: unknown): string {
   const cause = (error as { cause?: { code?: string } })?.cause;
   if (cause?.code === 'ECONNREFUSED') return 'connection refused; is the server running?';
   if (cause?.code === 'ENOTFOUND') return 'host not found';

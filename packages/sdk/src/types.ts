@@ -17,8 +17,10 @@ export type {
   AuditRecord,
   DelegationView,
   ExplainNode,
+  IntrospectionResponse as IntrospectionResult,
   OrgView as Org,
   ProofBundle,
+  SigningKeyView as SigningKey,
   UserView as User,
 } from '@mandate/core';
 

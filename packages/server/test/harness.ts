@@ -14,6 +14,27 @@ import { buildApp, type RouteSpec } from '@mandate/server';
 import { exportJWK, generateKeyPair } from 'jose';
 import pino from 'pino';
 
+/** The token issuer (and public URL) of every test app. */
+export const ISSUER = 'http://mandate.test';
+
+/** `fetch` for requests to ISSUER, answered by the app in process through fastify.inject. */
+function injectFetch(app: { inject: (options: any) => Promise<any> }): typeof fetch {
+  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+    const url = new URL(String(input instanceof Request ? input.url : input));
+    if (url.origin !== ISSUER) throw new TypeError(`the test fetch only reaches ${ISSUER}`);
+    const response = await app.inject({
+      method: init.method ?? 'GET',
+      url: url.pathname + url.search,
+      headers: Object.fromEntries(new Headers(init.headers).entries()),
+      payload: init.body === undefined || init.body === null ? undefined : String(init.body),
+    });
+    return new Response(response.statusCode === 204 ? null : response.body, {
+      status: response.statusCode,
+      headers: response.headers as Record<string, string>,
+    });
+  }) as typeof fetch;
+}
+
 /** A clock tests can move. */
 export class TestClock implements Clock {
   constructor(private current = new Date()) {}
@@ -28,6 +49,8 @@ export class TestClock implements Clock {
 export interface CallOptions {
   key?: string;
   body?: unknown;
+  /** A form body (the OAuth endpoints) instead of JSON. */
+  form?: Record<string, string>;
   headers?: Record<string, string>;
 }
 
@@ -41,6 +64,8 @@ export interface TestApp {
   defaultOrgId: string;
   adminKey: string;
   platformKey: string;
+  /** A fetch over fastify.inject, for SDK clients pointed at ISSUER (no port opened). */
+  fetch: typeof fetch;
   /** One HTTP request through fastify.inject; JSON in, parsed JSON out. */
   call(
     method: string,
@@ -57,7 +82,10 @@ export async function startTestApp(
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mandate-test-'));
   const dbFile = path.join(dir, 'mandate.db');
   const clock = new TestClock();
-  const engine = createEngine(new SqliteStore({ file: dbFile, clock }), clock);
+  const engine = createEngine(new SqliteStore({ file: dbFile, clock }), {
+    clock,
+    oauth: { issuer: () => ISSUER },
+  });
   const { org, created } = await engine.orgs.ensureDefaultOrg({ withAdminKey: true });
   const platformKey = await engine.orgs.createPlatformKey('test');
   const authenticator = new Authenticator(engine, engine.users, {
@@ -82,16 +110,27 @@ export async function startTestApp(
     defaultOrgId: org.id,
     adminKey: created?.adminKey?.secret as string,
     platformKey,
-    async call(method, url, { key, body, headers } = {}) {
+    fetch: injectFetch(app),
+    async call(method, url, { key, body, form, headers } = {}) {
+      const payload =
+        form !== undefined
+          ? new URLSearchParams(form).toString()
+          : body === undefined
+            ? undefined
+            : typeof body === 'string'
+              ? body
+              : JSON.stringify(body);
+      const contentType =
+        form !== undefined
+          ? { 'content-type': 'application/x-www-form-urlencoded' }
+          : body !== undefined
+            ? { 'content-type': 'application/json' }
+            : {};
       const response = await app.inject({
         method: method as 'GET',
         url,
-        headers: {
-          ...(key ? { authorization: `Bearer ${key}` } : {}),
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...headers,
-        },
-        payload: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...contentType, ...headers },
+        payload,
       });
       let parsed: unknown;
       try {

@@ -17,6 +17,11 @@ export interface Delegation {
   delegateAgentId: string;
   purpose: string;
   scope: Scope;
+  /**
+   * A standing grant by the agent's owner: the agent may act on it autonomously, with no human
+   * in the loop for each task (`client_credentials`; its tokens' `sub` is the agent itself).
+   */
+  standing?: true;
   /** 0 at the root; each re-delegation adds one. */
   depth: number;
   /** Ids from the root delegation down to this one (itself last). */

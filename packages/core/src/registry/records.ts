@@ -70,3 +70,14 @@ export type ApiKeyView = Omit<ApiKey, 'secretHash' | 'version'>;
 export type AgentView = Omit<Agent, 'version' | 'status'> & { status: AgentStatus };
 /** A delegation, with whether its whole chain is usable now. */
 export type DelegationView = Omit<Delegation, 'version'> & { live: boolean; liveness?: string };
+
+/** A token signing key as the platform API shows it: public facts and lifecycle, nothing secret. */
+export interface SigningKeyView {
+  kid: string;
+  status: 'active' | 'retired';
+  createdAt: string;
+  retiredAt?: string;
+  publishUntil?: string;
+  /** Whether it is in the JWKS now. */
+  published: boolean;
+}

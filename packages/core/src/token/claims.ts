@@ -32,6 +32,11 @@ export interface AccessTokenClaims {
   cnf?: { jkt: string };
 }
 
+/** RFC 7662 introspection answer: inactive, or active with the token's claims. */
+export type IntrospectionResponse =
+  | { active: false }
+  | (Omit<AccessTokenClaims, 'nbf'> & { active: true; token_type: 'DPoP' | 'Bearer' });
+
 /** The agents of an `act` chain, newest first (the presenter is first). */
 export function actorChain(act: ActorClaim | undefined): string[] {
   const chain: string[] = [];

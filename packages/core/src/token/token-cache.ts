@@ -21,7 +21,7 @@ export class VerifiedTokenCache {
       hit &&
       hit.claims.exp > now &&
       hit.claims.iss === options.issuer &&
-      audienceOf(hit, options.audience)
+      (options.acceptAnyAudience === true || audienceOf(hit, options.audience))
     ) {
       return hit;
     }
@@ -36,7 +36,8 @@ export class VerifiedTokenCache {
   }
 }
 
-function audienceOf(verified: VerifiedAccessToken, audience: string): boolean {
+function audienceOf(verified: VerifiedAccessToken, audience: string | undefined): boolean {
+  if (audience === undefined) return false;
   const aud = verified.claims.aud;
   return Array.isArray(aud) ? aud.includes(audience) : aud === audience;
 }

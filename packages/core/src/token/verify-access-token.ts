@@ -6,7 +6,13 @@ export interface AccessTokenOptions {
   /** The issuer's keys: a JWKS document or a key resolver (createRemoteJWKSet). */
   keys: JSONWebKeySet | JWTVerifyGetKey;
   issuer: string;
-  audience: string;
+  /** The audience this verifier serves; required unless `acceptAnyAudience`. */
+  audience?: string;
+  /**
+   * Only for the issuer itself (introspection, its own endpoints): every audience it issued
+   * for is acceptable. An enforcement point always names its audience.
+   */
+  acceptAnyAudience?: boolean;
   now?: Date;
   /** Tolerated clock skew for exp, nbf and iat (default 30 s, at most 300). */
   clockToleranceSeconds?: number;
@@ -32,6 +38,10 @@ export async function verifyAccessToken(
   token: string,
   options: AccessTokenOptions,
 ): Promise<VerifiedAccessToken> {
+  if (options.audience === undefined && options.acceptAnyAudience !== true) {
+    // Fail closed: a verifier that names no audience would accept tokens meant for anyone.
+    throw new TokenError('token_invalid', 'the verifier names no audience');
+  }
   const keys = typeof options.keys === 'function' ? options.keys : createLocalJWKSet(options.keys);
   const tolerance = Math.min(Math.max(options.clockToleranceSeconds ?? 30, 0), 300);
   let payload: Record<string, unknown>;
@@ -40,7 +50,7 @@ export async function verifyAccessToken(
       algorithms: ALGORITHMS,
       typ: 'at+jwt',
       issuer: options.issuer,
-      audience: options.audience,
+      ...(options.audience !== undefined ? { audience: options.audience } : {}),
       clockTolerance: tolerance,
       currentDate: options.now,
       requiredClaims: ['exp', 'iat', 'jti', 'sub', 'client_id'],

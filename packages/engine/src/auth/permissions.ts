@@ -22,6 +22,9 @@ export const PERMISSIONS = {
   /** Recording a grant for a named user (the user in person needs no role). */
   'delegations.grantForUser': ['admin'],
   'delegations.revoke': ['admin'],
+  /** RFC 7662 introspection of the org's access tokens (enforcement points and auditors). */
+  'credentials.introspect': ['admin', 'auditor', 'pep'],
+  'credentials.revoke': ['admin'],
   'org.read': ['admin', 'operator', 'approver', 'auditor', 'pep'],
 } as const satisfies Record<string, readonly Role[]>;
 

@@ -23,12 +23,19 @@ export interface GrantInput {
   scope: RequestedScope & Pick<Scope, 'actions' | 'resources' | 'expiresAt'>;
   /** An admin records a grant for this user; a user granting in person leaves it out. */
   onBehalfOf?: string;
+  /** A standing grant the agent acts on autonomously; only its owner may give one. */
+  standing?: boolean;
 }
 
 export interface RedelegateInput {
   delegateAgentId: string;
   purpose: string;
   scope: RequestedScope;
+}
+
+/** How the re-delegating agent proved itself: the scope its credential carries caps the grant. */
+export interface RedelegateOptions {
+  credentialScope?: Scope;
 }
 
 export type { DelegationView };
@@ -62,6 +69,8 @@ export class DelegationService {
       if (root?.status !== 'active') throw invalid('onBehalfOf', 'no active user with this id in the org');
       const agent = await this.activeAgent(tx, input.delegateAgentId, now);
       checkWindow(input.scope, now);
+      if (input.standing && agent.ownerId !== rootUserId)
+        throw invalid('standing', "only the agent's owner can give it a standing delegation");
       const fitted = attenuate(boundaryScope(agent), input.scope, { redelegation: false });
       if (!fitted.ok) throw widened(fitted.widenings, "the delegate's boundaries");
       const id = newId('delegation');
@@ -73,6 +82,7 @@ export class DelegationService {
         delegateAgentId: agent.id,
         purpose: input.purpose,
         scope: fitted.scope,
+        ...(input.standing ? { standing: true as const } : {}),
         depth: 0,
         chain: [id],
         status: 'active',
@@ -96,6 +106,7 @@ export class DelegationService {
     actingAgentId: string,
     parentId: string,
     input: RedelegateInput,
+    options: RedelegateOptions = {},
   ): Promise<DelegationView> {
     const now = this.ctx.clock.now();
     const actor: Actor = { kind: 'agent', id: actingAgentId };
@@ -115,6 +126,16 @@ export class DelegationService {
       checkWindow(input.scope, now);
       const narrowed = attenuate(parent.scope, input.scope, { redelegation: true });
       if (!narrowed.ok) throw widened(narrowed.widenings, 'the parent delegation');
+      // A credential narrowed below its delegation cannot hand on more than it carries.
+      if (options.credentialScope) {
+        if (!(options.credentialScope.maxDepth >= 1))
+          throw widened(
+            [{ dimension: 'depth', detail: 'the credential allows no re-delegation' }],
+            "the agent's credential",
+          );
+        const carried = attenuate(options.credentialScope, narrowed.scope, { redelegation: false });
+        if (!carried.ok) throw widened(carried.widenings, "the agent's credential");
+      }
       const fitted = attenuate(boundaryScope(agent), narrowed.scope, { redelegation: false });
       if (!fitted.ok) throw widened(fitted.widenings, "the delegate's boundaries");
       const id = newId('delegation');

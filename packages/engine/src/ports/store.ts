@@ -1,5 +1,14 @@
 import type { AgentStatus, AuditEventInput, AuditRecord } from '@mandate/core';
-import type { Agent, ApiKey, Delegation, Org, PlatformKey, User } from './records.js';
+import type {
+  Agent,
+  ApiKey,
+  Delegation,
+  Org,
+  PlatformKey,
+  RevokedToken,
+  TokenSigningKeyRecord,
+  User,
+} from './records.js';
 
 /**
  * Storage, as the engine sees it. The only way to org data is `store.org(orgId)`: every
@@ -39,6 +48,11 @@ export interface PlatformStore {
   countPlatformKeys(): Promise<number>;
   /** Records an API key's use; not audited (it is not a change of authority). */
   touchApiKey(keyId: string, at: string): Promise<void>;
+  /** Client authentication only: the org that holds the agent with this id. */
+  findAgentOrg(agentId: string): Promise<string | undefined>;
+  listTokenSigningKeys(): Promise<TokenSigningKeyRecord[]>;
+  /** Inserts or replaces each key by kid, all in one transaction (a rotation is atomic). */
+  saveTokenSigningKeys(keys: TokenSigningKeyRecord[]): Promise<void>;
 }
 
 export interface AgentFilter {
@@ -109,6 +123,8 @@ export interface OrgReader {
   getCheckpoint(size: number): Promise<StoredCheckpoint | undefined>;
   /** Checkpoints with size > after, ascending. */
   listCheckpoints(page: PageRequest): Promise<Page<StoredCheckpoint>>;
+  /** Whether the access token with this jti was revoked (RFC 7009). */
+  isTokenRevoked(jti: string): Promise<boolean>;
 }
 
 export interface StoredCheckpoint {
@@ -147,6 +163,8 @@ export interface OrgTransaction extends OrgReader {
   claimSetting(key: string, value: string): Promise<void>;
   /** Throws DuplicateError if a checkpoint of this size exists. */
   insertCheckpoint(checkpoint: StoredCheckpoint): Promise<void>;
+  /** Records a revoked access token; revoking one twice keeps the first record. */
+  insertRevokedToken(token: RevokedToken): Promise<void>;
 }
 
 export interface OrgStore extends OrgReader {

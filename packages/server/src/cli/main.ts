@@ -9,6 +9,7 @@ import { initCommand } from './commands/init.js';
 import { keygenCommand } from './commands/keygen.js';
 import { orgCommands } from './commands/orgs.js';
 import { serveCommand } from './commands/serve.js';
+import { signingKeyCommands } from './commands/signing-keys.js';
 import { tokenCommands } from './commands/token.js';
 import { userCommands } from './commands/users.js';
 import { describeError, type GlobalOptions } from './output.js';
@@ -38,6 +39,7 @@ keygenCommand(program, globals);
 auditCommands(program, globals);
 delegationCommands(program, globals);
 tokenCommands(program, globals);
+signingKeyCommands(program, globals);
 
 for (const command of program.commands) {
   command.exitOverride();

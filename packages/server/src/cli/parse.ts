@@ -31,10 +31,6 @@ export function keyValues(pairs: string[] | undefined, option: string): Record<s
   return out;
 }
 
-/**
- * Reads a JWK file and returns only its public members: a private key file may be given for
- * convenience, but the private part never leaves this machine.
- */
 /** Reads a JSON file, or fails with one line naming the file and the problem. */
 export function readJsonFile(file: string): unknown {
   let text: string;
@@ -50,6 +46,10 @@ export function readJsonFile(file: string): unknown {
   }
 }
 
+/**
+ * Reads a JWK file and returns only its public members: a private key file may be given for
+ * convenience, but the private part never leaves this machine.
+ */
 export function readPublicJwk(file: string): Record<string, string> {
   const jwk = readJsonFile(file);
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk))
@@ -59,4 +59,16 @@ export function readPublicJwk(file: string): Record<string, string> {
     throw new CliError(`${file}: a JWK needs kty, crv and x`);
   }
   return typeof y === 'string' ? { kty, crv, x, y } : { kty, crv, x };
+}
+
+/** Reads an agent's private key file (as `mandate keygen` writes it). */
+export function readPrivateJwk(file: string): Record<string, string> {
+  const jwk = readJsonFile(file);
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk))
+    throw new CliError(`${file}: not a JWK object`);
+  const { kty, crv, d } = jwk as Record<string, unknown>;
+  const supported = (kty === 'OKP' && crv === 'Ed25519') || (kty === 'EC' && crv === 'P-256');
+  if (!supported || typeof d !== 'string')
+    throw new CliError(`${file}: not a private Ed25519 or P-256 key (mandate keygen makes one)`);
+  return jwk as Record<string, string>;
 }

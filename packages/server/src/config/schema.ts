@@ -51,6 +51,17 @@ export const configSchema = z
       .max(200)
       .default('mandate'),
     oidc: z.array(oidcIssuer).default([]),
+    /** The URL clients reach this server at: the token issuer, and what DPoP proofs name. */
+    publicUrl: z
+      .url()
+      .refine(
+        (value) => /^https?:\/\//.test(value) && !/[?#]/.test(value),
+        'an http(s) URL without query or fragment',
+      )
+      .optional(),
+    /** 32 bytes (base64url or hex) sealing the token signing keys; else a key file in dataDir. */
+    masterKey: z.string().min(1).optional(),
+    tokenTtlSeconds: z.coerce.number().int().min(10).max(3600).default(300),
   })
   .superRefine((config, ctx) => {
     if (config.databaseUrl !== undefined) {
@@ -88,6 +99,9 @@ export const ENV_KEYS: Record<string, keyof MandateConfig> = {
   MANDATE_GROUP_COMMIT_MAX_WAIT_MS: 'groupCommitMaxWaitMs',
   MANDATE_CHECKPOINT_INTERVAL_MS: 'checkpointIntervalMs',
   MANDATE_LOG_ORIGIN: 'logOrigin',
+  MANDATE_PUBLIC_URL: 'publicUrl',
+  MANDATE_MASTER_KEY: 'masterKey',
+  MANDATE_TOKEN_TTL_SECONDS: 'tokenTtlSeconds',
 };
 
 /** Variables that are not server settings but are ours (the CLI's, the config file's path). */

@@ -1,6 +1,12 @@
-import { CanonicalJsonError, canonicalize } from '@mandate/core';
-import type { Authenticator, Engine, OrgPrincipal, PlatformPrincipal } from '@mandate/engine';
-import { MandateError } from '@mandate/engine';
+import { CanonicalJsonError, canonicalize, TokenError } from '@mandate/core';
+import type {
+  AuthenticatedAgent,
+  Authenticator,
+  Engine,
+  OrgPrincipal,
+  PlatformPrincipal,
+} from '@mandate/engine';
+import { ChainError, MandateError } from '@mandate/engine';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -11,12 +17,14 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { toHttpError } from './http-errors.js';
+import { toOAuthError } from './oauth-errors.js';
 import type { RouteSpec } from './route.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditLogRoutes, auditRoutes } from './routes/audit.js';
-import { delegationRoutes } from './routes/delegations.js';
+import { agentDelegationRoutes, delegationRoutes } from './routes/delegations.js';
 import { healthRoutes } from './routes/health.js';
+import { oauthRoutes } from './routes/oauth.js';
 import { openApiDocument } from './routes/openapi.js';
 import { orgRoutes } from './routes/orgs.js';
 import { userRoutes } from './routes/users.js';
@@ -38,6 +46,8 @@ export function routeTable(deps: AppDeps): RouteSpec[] {
     ...apiKeyRoutes(deps),
     ...agentRoutes(deps),
     ...delegationRoutes(deps),
+    ...agentDelegationRoutes(deps),
+    ...oauthRoutes(deps),
     ...auditRoutes(deps),
     ...auditLogRoutes(deps),
   ];
@@ -73,6 +83,14 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; r
   });
   // JSON only: without this, fastify would hand a text/plain body to the schemas as a string.
   app.removeContentTypeParser('text/plain');
+  // Form bodies, for the OAuth endpoints only (every other route refuses them, below).
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      done(null, parseForm(body as string));
+    },
+  );
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode }, 'request');
@@ -94,29 +112,71 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; r
       method: spec.method,
       url: spec.url,
       handler: async (request, reply) => {
-        const principal = await authenticate(deps.authenticator, spec, request);
-        const params = parse(spec.params, request.params, 'path');
-        const query = parse(spec.query, request.query, 'query');
-        const body = parse(spec.body, request.body ?? {}, 'body');
-        const result = await spec.handler({ principal, params, query, body, request, reply } as never);
-        reply.code(spec.status ?? 200);
-        if (spec.produces) reply.type(spec.produces);
-        return result;
+        const run = async () => {
+          checkContentType(spec, request);
+          const principal = await authenticate(deps, spec, request, reply);
+          const params = parse(spec.params, request.params, 'path');
+          const query = parse(spec.query, request.query, 'query');
+          const body = parse(spec.body, request.body ?? {}, 'body');
+          const result = await spec.handler({ principal, params, query, body, request, reply } as never);
+          reply.code(spec.status ?? 200);
+          if (spec.produces) reply.type(spec.produces);
+          return result;
+        };
+        if (spec.errors !== 'oauth') return run();
+        // Token answers and OAuth errors must never be cached (RFC 6749 §5.1).
+        reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+        try {
+          return await run();
+        } catch (error) {
+          const { status, body, unexpected } = toOAuthError(error);
+          if (unexpected) request.log.error({ err: error }, 'unexpected error');
+          if (status === 401) reply.header('www-authenticate', 'Bearer');
+          return reply.code(status).type('application/json').send(body);
+        }
       },
     });
   }
   return { app, routes };
 }
 
+const FORM = 'application/x-www-form-urlencoded';
+
+/** `a=1&b=2&b=3` → `{ a: '1', b: ['2', '3'] }`: a repeated parameter stays visible as a list. */
+function parseForm(text: string): Record<string, string | string[]> {
+  const params: Record<string, string | string[]> = Object.create(null);
+  for (const [name, value] of new URLSearchParams(text)) {
+    const known = params[name];
+    params[name] = known === undefined ? value : [...(Array.isArray(known) ? known : [known]), value];
+  }
+  return { ...params };
+}
+
+/** Form bodies only where a route takes them, and only form bodies there. */
+function checkContentType(spec: RouteSpec, request: FastifyRequest): void {
+  if (request.body === undefined || request.body === null) {
+    if (spec.consumes === 'form' && spec.method !== 'GET')
+      throw new MandateError('invalid_request', `send the parameters as ${FORM}`);
+    return;
+  }
+  const isForm = (request.headers['content-type'] ?? '').toLowerCase().startsWith(FORM);
+  if (spec.consumes === 'form' && !isForm)
+    throw new MandateError('unsupported_media_type', `send the parameters as ${FORM}`);
+  if (spec.consumes !== 'form' && isForm)
+    throw new MandateError('unsupported_media_type', 'send the body as application/json');
+}
+
 async function authenticate(
-  authenticator: Authenticator,
+  deps: AppDeps,
   spec: RouteSpec,
   request: FastifyRequest,
-): Promise<OrgPrincipal | PlatformPrincipal | undefined> {
-  if (spec.auth === 'none') return undefined;
+  reply: FastifyReply,
+): Promise<OrgPrincipal | PlatformPrincipal | AuthenticatedAgent | undefined> {
+  if (spec.auth === 'none' || spec.auth === 'client') return undefined;
+  if (spec.auth === 'agent') return authenticateAgent(deps, request, reply);
   const header = request.headers.authorization;
   const match = header ? /^Bearer ([^\s]+)$/i.exec(header) : null;
-  const principal = await authenticator.authenticate(match?.[1]);
+  const principal = await deps.authenticator.authenticate(match?.[1]);
   if (principal.kind !== spec.auth) {
     throw new MandateError(
       'forbidden',
@@ -126,6 +186,27 @@ async function authenticate(
     );
   }
   return principal;
+}
+
+/** An agent's own access token (and DPoP proof); refusals name the reason code. */
+async function authenticateAgent(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<AuthenticatedAgent> {
+  try {
+    return await deps.engine.oauth.authenticateAgent({
+      authorization: request.headers.authorization,
+      dpop: request.headers.dpop,
+      method: request.method,
+      path: request.url.split('?')[0] as string,
+    });
+  } catch (error) {
+    if (!(error instanceof TokenError) && !(error instanceof ChainError)) throw error;
+    const scheme = request.headers.authorization?.toLowerCase().startsWith('dpop') ? 'DPoP' : 'Bearer';
+    reply.header('www-authenticate', `${scheme} error="invalid_token"`);
+    throw new MandateError('unauthorized', `${error.code}: ${error.message}`);
+  }
 }
 
 function parse(schema: unknown, value: unknown, where: string): unknown {

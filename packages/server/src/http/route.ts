@@ -1,15 +1,25 @@
-import type { OrgPrincipal, PlatformPrincipal } from '@mandate/engine';
+import type { AuthenticatedAgent, OrgPrincipal, PlatformPrincipal } from '@mandate/engine';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 
 type Schema = z.ZodType;
 type Infer<S> = S extends z.ZodType ? z.output<S> : undefined;
 
-/** Who may call a route: an org principal, a platform principal, or anyone. */
-export type RouteAuth = 'org' | 'platform' | 'none';
+/**
+ * Who may call a route: an org principal (API key or OIDC user), a platform principal, an
+ * agent with its own access token (`agent`), an OAuth client that authenticates inside the
+ * request itself (`client`: private_key_jwt in the form body), or anyone (`none`).
+ */
+export type RouteAuth = 'org' | 'platform' | 'agent' | 'client' | 'none';
 
 export interface RouteContext<A extends RouteAuth, P, Q, B> {
-  principal: A extends 'org' ? OrgPrincipal : A extends 'platform' ? PlatformPrincipal : undefined;
+  principal: A extends 'org'
+    ? OrgPrincipal
+    : A extends 'platform'
+      ? PlatformPrincipal
+      : A extends 'agent'
+        ? AuthenticatedAgent
+        : undefined;
   params: P;
   query: Q;
   body: B;
@@ -36,6 +46,10 @@ export interface RouteSpec<A extends RouteAuth = RouteAuth, PS = unknown, QS = u
   status?: number;
   /** Content type of the answer when it is not JSON. */
   produces?: string;
+  /** The body is `application/x-www-form-urlencoded` (the OAuth endpoints), not JSON. */
+  consumes?: 'form';
+  /** Errors as OAuth answers them (`{ error, error_description }`, RFC 6749 §5.2). */
+  errors?: 'oauth';
   handler(ctx: RouteContext<A, Infer<PS>, Infer<QS>, Infer<BS>>): Promise<unknown>;
 }
 

@@ -76,25 +76,38 @@ const resourcePattern = z
   .string()
   .refine(isResourcePattern, 'not a resource pattern (type:path, type:path/*, or *)');
 
+const scopeLimits = z.strictObject({
+  maxUses: z.int().min(1).optional(),
+  ratePerMinute: z.int().min(1).optional(),
+  budget: z.strictObject({ argument: z.string().min(1).max(64), max: z.number().min(0) }).optional(),
+});
+const scopeArguments = z
+  .record(actionPattern, z.record(z.string().min(1).max(64), argumentConstraint))
+  .refine((value) => Object.keys(value).length <= 50, 'at most 50 action entries');
+
+/** Every dimension of a scope, each optional: what a narrowing request may name. */
+const scopeFields = {
+  actions: z.array(actionPattern).min(1).max(100).optional(),
+  resources: z.array(resourcePattern).min(1).max(100).optional(),
+  dataClass: z.enum(DATA_CLASSES).optional(),
+  environments: z.array(environment).max(16).optional(),
+  arguments: scopeArguments.optional(),
+  limits: scopeLimits.optional(),
+  notBefore: isoDateTime.optional(),
+  expiresAt: isoDateTime.optional(),
+  maxDepth: z.int().min(0).max(10).optional(),
+  requireApproval: z.array(actionPattern).max(100).optional(),
+};
+
 /** A delegation's scope as a client asks for it (core `Scope`); minimum authority by default. */
 export const scope = z.strictObject({
+  ...scopeFields,
   actions: z.array(actionPattern).min(1).max(100),
   resources: z.array(resourcePattern).min(1).max(100),
   dataClass: z.enum(DATA_CLASSES).default('public'),
-  environments: z.array(environment).max(16).optional(),
-  arguments: z
-    .record(actionPattern, z.record(z.string().min(1).max(64), argumentConstraint))
-    .refine((value) => Object.keys(value).length <= 50, 'at most 50 action entries')
-    .optional(),
-  limits: z
-    .strictObject({
-      maxUses: z.int().min(1).optional(),
-      ratePerMinute: z.int().min(1).optional(),
-      budget: z.strictObject({ argument: z.string().min(1).max(64), max: z.number().min(0) }).optional(),
-    })
-    .optional(),
-  notBefore: isoDateTime.optional(),
   expiresAt: isoDateTime,
   maxDepth: z.int().min(0).max(10).default(0),
-  requireApproval: z.array(actionPattern).max(100).optional(),
 });
+
+/** A re-delegation's scope: every dimension left out is inherited from the parent unchanged. */
+export const narrowedScope = z.strictObject(scopeFields);

@@ -5,13 +5,20 @@ import {
   ensureDir,
   FileSignedHeadStore,
   LogSigningKey,
+  MasterKey,
   SqliteStore,
 } from '@mandate/engine';
 import { ConfigError } from '../config/load.js';
 import type { MandateConfig } from '../config/schema.js';
 
-/** Opens the configured store (SQLite under `dataDir`) and the engine over it. */
-export function openEngine(config: MandateConfig): { engine: Engine; dataDir: string; file: string } {
+/**
+ * Opens the configured store (SQLite under `dataDir`) and the engine over it. `issuer` gives
+ * the token issuer's URL once it is known (after the server listens).
+ */
+export function openEngine(
+  config: MandateConfig,
+  issuer: () => string = () => config.publicUrl ?? `http://${config.host}:${config.port}`,
+): { engine: Engine; dataDir: string; file: string } {
   const dataDir = path.resolve(config.dataDir);
   try {
     ensureDir(dataDir);
@@ -33,7 +40,15 @@ export function openEngine(config: MandateConfig): { engine: Engine; dataDir: st
     // The log's key and the heads it signed live beside the database, not in it.
     const logKey = LogSigningKey.loadOrCreate(path.join(dataDir, 'log-signing-key'));
     const signedHeads = new FileSignedHeadStore(path.join(dataDir, 'log-signed-heads.json'));
-    const engine = createEngine(store, { logKey, logOriginPrefix: config.logOrigin, signedHeads });
+    const masterKey = config.masterKey
+      ? MasterKey.fromText(config.masterKey)
+      : MasterKey.loadOrCreate(path.join(dataDir, 'master-key'));
+    const engine = createEngine(store, {
+      logKey,
+      logOriginPrefix: config.logOrigin,
+      signedHeads,
+      oauth: { issuer, masterKey, tokenTtlSeconds: config.tokenTtlSeconds },
+    });
     return { engine, dataDir, file };
   } catch (error) {
     void store.close();

@@ -26,8 +26,17 @@ export async function startServer(
   print: (line: string) => void,
 ): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel, base: { service: 'mandate' } }, pino.destination(2));
-  const { engine, dataDir } = openEngine(config);
+  // The issuer is this server's public URL, known for sure only once it listens (port 0).
+  let issuer = config.publicUrl;
+  const { engine, dataDir } = openEngine(config, () => issuer ?? `http://${config.host}:${config.port}`);
   try {
+    try {
+      await engine.oauth.keys.load();
+    } catch (error) {
+      throw new ConfigError(
+        `${(error as Error).message} (check MANDATE_MASTER_KEY or ${dataDir}/master-key)`,
+      );
+    }
     const { org, created } = await engine.orgs.ensureDefaultOrg({ withAdminKey: !config.adminKey });
     const oidc = await oidcVerifier(config, engine);
     const authenticator = new Authenticator(engine, engine.users, {
@@ -47,6 +56,7 @@ export async function startServer(
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    issuer ??= url;
 
     print(`Mandate ${VERSION}: SQLite store in ${dataDir}`);
     const generatedAdminKey = created?.adminKey?.secret;

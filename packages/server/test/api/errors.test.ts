@@ -11,11 +11,22 @@ function expectClean(response: Response, what: string): void {
   expect(response.text, what).not.toMatch(STACK_FRAME);
   expect(response.text, what).not.toContain('"stack"');
   if (response.status >= 400) {
+    // The OAuth endpoints answer in their RFC's shape; every other route in ours.
+    const oauth = typeof response.body?.error === 'string';
+    if (oauth && what.includes(' /oauth/')) {
+      expect(response.body, `${what}: ${response.text}`).toEqual({
+        error: expect.any(String),
+        error_description: expect.any(String),
+      });
+      return;
+    }
     expect(response.body?.error, `${what}: ${response.text}`).toEqual(
       expect.objectContaining({ code: expect.any(String), message: expect.any(String) }),
     );
   }
 }
+
+const FORM = 'application/x-www-form-urlencoded';
 
 let t: TestApp;
 let ownerId: string;
@@ -348,6 +359,7 @@ describe('no bad input yields a 500 or a stack trace', () => {
     const checked: string[] = [];
     for (const route of t.routes) {
       const key = route.auth === 'platform' ? t.platformKey : route.auth === 'org' ? t.adminKey : undefined;
+      const form = route.consumes === 'form';
       const malformedUrl = route.url.replace(/:([A-Za-z]+)/g, 'not%20an%20id');
       const wellFormedUrl = route.url.replace(/:([A-Za-z]+)/g, (_m, name: string) =>
         (wellFormed[name] as () => string)(),
@@ -362,6 +374,32 @@ describe('no bad input yields a 500 or a stack trace', () => {
         ['unknown query', `${wellFormedUrl}?zzz=1`, { key, body: hasBody ? {} : undefined }],
         ['unknown ids', wellFormedUrl, { key, body: hasBody ? { zzz: 1 } : undefined }],
       ];
+      if (form) {
+        attempts.push(
+          ['empty form', wellFormedUrl, { key, form: {} }],
+          ['garbage form', wellFormedUrl, { key, body: '%%%&&&==', headers: { 'content-type': FORM } }],
+          [
+            'repeated fields',
+            wellFormedUrl,
+            { key, body: 'token=a&token=b&grant_type=x&grant_type=y', headers: { 'content-type': FORM } },
+          ],
+          [
+            'garbage assertion',
+            wellFormedUrl,
+            {
+              key,
+              form: {
+                grant_type: 'client_credentials',
+                client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+                client_assertion: 'a.b.c',
+                token: 'x.y.z',
+                subject_token: 'x',
+                subject_token_type: 'y',
+              },
+            },
+          ],
+        );
+      }
       if (hasBody) {
         attempts.push(
           ['array body', wellFormedUrl, { key, body: '[]' }],
@@ -381,16 +419,20 @@ describe('no bad input yields a 500 or a stack trace', () => {
   });
 
   it('holds for the wrong kind of key on each route', async () => {
-    for (const route of t.routes.filter((r) => r.auth !== 'none')) {
+    // (Agent and OAuth client routes take no API key at all: their refusals are tested in oauth/.)
+    for (const route of t.routes.filter((r) => r.auth === 'org' || r.auth === 'platform')) {
       const key = route.auth === 'platform' ? t.adminKey : t.platformKey;
       const url = route.url.replace(/:([A-Za-z]+)/g, (_m, name: string) =>
         (wellFormed[name] as () => string)(),
       );
       const response = await t.call(route.method, url, {
         key,
-        body: route.method === 'GET' ? undefined : {},
+        body: route.method === 'GET' || route.consumes === 'form' ? undefined : {},
+        form: route.consumes === 'form' ? { token: 'x' } : undefined,
       });
-      expectError(response, 403, 'forbidden');
+      if (route.errors === 'oauth')
+        expect([response.status, response.body.error]).toEqual([403, 'access_denied']);
+      else expectError(response, 403, 'forbidden');
       expectClean(response, `${route.method} ${route.url}`);
     }
   });

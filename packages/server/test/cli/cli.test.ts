@@ -113,7 +113,8 @@ const HELP_TREE: Record<string, string[]> = {
   orgs: ['create', 'list', 'show'],
   keygen: [],
   delegations: ['grant', 'list', 'show', 'tree', 'revoke'],
-  token: ['decode'],
+  token: ['exchange', 'decode', 'introspect', 'revoke'],
+  'signing-keys': ['list', 'rotate'],
   audit: [
     'tail',
     'show',

@@ -48,6 +48,7 @@ async function request(route: (typeof t.routes)[number], key: string | undefined
         ? await generator(gen)
         : await requestFromSchemas(route, gen);
   const url = withQuery(fillUrl(route.url, params), 'query' in parts ? parts.query : undefined);
+  if (route.consumes === 'form') return t.call(route.method, url, { key, form: { token: 'x' } });
   return t.call(route.method, url, { key, body: route.body ? (parts.body ?? {}) : undefined });
 }
 
@@ -76,12 +77,51 @@ describe('the route table is what is served', () => {
     expect(served).toEqual(t.routes.map(routeName).sort());
   });
 
-  it('routes without authentication are exactly /healthz, /readyz and /openapi.json', () => {
-    expect(openRoutes.map(routeName).sort()).toEqual(['GET /healthz', 'GET /openapi.json', 'GET /readyz']);
+  it('routes without authentication are exactly health, OpenAPI and the OAuth discovery documents', () => {
+    expect(openRoutes.map(routeName).sort()).toEqual([
+      'GET /.well-known/jwks.json',
+      'GET /.well-known/oauth-authorization-server',
+      'GET /healthz',
+      'GET /openapi.json',
+      'GET /readyz',
+    ]);
     expect(platformRoutes.length).toBeGreaterThanOrEqual(4);
     expect(orgRoutes.length).toBeGreaterThanOrEqual(24);
-    expect(t.routes.every((route) => ['org', 'platform', 'none'].includes(route.auth))).toBe(true);
+    expect(
+      t.routes.every((route) => ['org', 'platform', 'agent', 'client', 'none'].includes(route.auth)),
+    ).toBe(true);
+    // Routes that authenticate an agent (its access token) or an OAuth client (private_key_jwt):
+    expect(t.routes.filter((r) => r.auth === 'agent').map(routeName)).toEqual([
+      'POST /v1/delegations/:delegationId/redelegate',
+    ]);
+    expect(
+      t.routes
+        .filter((r) => r.auth === 'client')
+        .map(routeName)
+        .sort(),
+    ).toEqual(['POST /oauth/revoke', 'POST /oauth/token']);
   });
+
+  it.each(t.routes.filter((r) => r.auth === 'agent').map((route) => [routeName(route), route] as const))(
+    '%s answers 401 without an agent token, with an API key, and with a garbage token',
+    async (_n, route) => {
+      const url = fillUrl(route.url, { delegationId: nobodysId('delegationId') });
+      for (const key of [undefined, t.adminKey, t.platformKey, 'garbage']) {
+        const response = await t.call(route.method, url, { key, body: {} });
+        expect([response.status, response.body?.error?.code], response.text).toEqual([401, 'unauthorized']);
+      }
+    },
+  );
+
+  it.each(t.routes.filter((r) => r.auth === 'client').map((route) => [routeName(route), route] as const))(
+    '%s answers 401 invalid_client without a client assertion',
+    async (_n, route) => {
+      const response = await t.call(route.method, route.url, {
+        form: { grant_type: 'client_credentials', token: 'x' },
+      });
+      expect([response.status, response.body?.error], response.text).toEqual([401, 'invalid_client']);
+    },
+  );
 
   it.each(openRoutes.map((route) => [routeName(route), route] as const))(
     '%s answers without a credential',
@@ -95,7 +135,11 @@ describe('the route table is what is served', () => {
     async (_n, route) => {
       for (const key of [undefined, 'garbage']) {
         const response = await request(route, key);
-        expect([response.status, response.body?.error?.code], response.text).toEqual([401, 'unauthorized']);
+        const code = route.errors === 'oauth' ? response.body?.error : response.body?.error?.code;
+        expect([response.status, code], response.text).toEqual([
+          401,
+          route.errors === 'oauth' ? 'invalid_client' : 'unauthorized',
+        ]);
       }
     },
   );
@@ -136,7 +180,11 @@ describe('the platform key never acts inside an org', () => {
     '%s → 403 forbidden',
     async (_n, route) => {
       const response = await request(route, t.platformKey);
-      expect([response.status, response.body?.error?.code], response.text).toEqual([403, 'forbidden']);
+      const code = route.errors === 'oauth' ? response.body?.error : response.body?.error?.code;
+      expect([response.status, code], response.text).toEqual([
+        403,
+        route.errors === 'oauth' ? 'access_denied' : 'forbidden',
+      ]);
     },
   );
 

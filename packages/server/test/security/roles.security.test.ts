@@ -55,6 +55,7 @@ const EXPECTED: Record<string, Role[]> = {
   'GET /v1/api-keys': ADMIN,
   'GET /v1/api-keys/:keyId': ADMIN,
   'POST /v1/api-keys/:keyId/revoke': ADMIN,
+  'POST /oauth/introspect': ['admin', 'auditor', 'pep'],
   'GET /v1/audit/events': AUDIT,
   'GET /v1/audit/events/:seq': AUDIT,
   'GET /v1/audit/checkpoint': AUDIT,
@@ -105,6 +106,8 @@ interface Request {
   params?: Record<string, string>;
   query?: Record<string, string>;
   body?: unknown;
+  /** For the OAuth routes, which take forms. */
+  form?: Record<string, string>;
 }
 
 const agentIn = (state: 'pending' | 'active' | 'suspended', keyCount = 1) =>
@@ -187,6 +190,7 @@ const FIXTURES: Record<string, () => Promise<Request>> = {
     params: { keyId: (await createKey(t, admin, ['pep'])).id },
     body: {},
   }),
+  'POST /oauth/introspect': async () => ({ form: { token: 'not-a-token' } }),
   'GET /v1/audit/events': async () => ({}),
   'GET /v1/audit/events/:seq': async () => ({ params: { seq: '0' } }),
   'GET /v1/audit/checkpoint': async () => ({}),
@@ -229,8 +233,16 @@ async function call(name: string, key: string, request: Request) {
   const route = routeFor(name);
   if (!route) throw new Error(`no route ${name}`);
   const url = withQuery(fillUrl(route.url, request.params ?? {}), request.query);
+  if (route.consumes === 'form') return t.call(route.method, url, { key, form: request.form ?? {} });
   return t.call(route.method, url, { key, body: route.body ? (request.body ?? {}) : undefined });
 }
+
+/** The refusal a role gets: ours, or the OAuth shape on the OAuth routes. */
+const refusalOf = (response: { status: number; body: any }) => [
+  response.status,
+  typeof response.body?.error === 'string' ? response.body.error : response.body?.error?.code,
+];
+const REFUSED = (name: string) => [403, name.includes(' /oauth/') ? 'access_denied' : 'forbidden'];
 
 describe('the expected table covers the route table', () => {
   it('every org route has an expectation and a fixture, and every expectation a route', () => {
@@ -256,7 +268,7 @@ describe.each(cases)('%s', (name) => {
         expect(response.status, response.text).toBeGreaterThanOrEqual(200);
         expect(response.status, response.text).toBeLessThan(300);
       } else {
-        expect([response.status, response.body?.error?.code], response.text).toEqual([403, 'forbidden']);
+        expect(refusalOf(response), response.text).toEqual(REFUSED(name));
       }
     });
   }

@@ -7,7 +7,16 @@ import {
   nodesCompletedBy,
   utf8,
 } from '@mandate/core';
-import type { Agent, ApiKey, Delegation, Org, PlatformKey, User } from '../../ports/records.js';
+import type {
+  Agent,
+  ApiKey,
+  Delegation,
+  Org,
+  PlatformKey,
+  RevokedToken,
+  TokenSigningKeyRecord,
+  User,
+} from '../../ports/records.js';
 import {
   type AgentFilter,
   type AuditFilter,
@@ -40,6 +49,9 @@ interface State {
   nodes: Map<string, Map<string, Uint8Array>>;
   /** Checkpoints per org, keyed by size. */
   checkpoints: Map<string, Map<number, StoredCheckpoint>>;
+  tokenSigningKeys: Map<string, TokenSigningKeyRecord>;
+  /** Revoked access tokens, keyed `org/jti`. */
+  revokedTokens: Map<string, RevokedToken>;
 }
 
 function emptyState(): State {
@@ -54,6 +66,8 @@ function emptyState(): State {
     audit: new Map(),
     nodes: new Map(),
     checkpoints: new Map(),
+    tokenSigningKeys: new Map(),
+    revokedTokens: new Map(),
   };
 }
 
@@ -112,6 +126,17 @@ export class MemoryStore implements Store {
       async touchApiKey(keyId, at) {
         await store.serialise(async (state) => {
           for (const key of state.apiKeys.values()) if (key.id === keyId) key.lastUsedAt = at;
+        });
+      },
+      async findAgentOrg(agentId) {
+        return [...store.state.agents.values()].find((agent) => agent.id === agentId)?.orgId;
+      },
+      async listTokenSigningKeys() {
+        return [...store.state.tokenSigningKeys.values()].sort((a, b) => (a.kid < b.kid ? -1 : 1)).map(copy);
+      },
+      async saveTokenSigningKeys(keys) {
+        await store.serialise(async (state) => {
+          for (const key of keys) state.tokenSigningKeys.set(key.kid, copy(key));
         });
       },
     };
@@ -192,6 +217,9 @@ class MemoryOrgReader implements OrgReader {
   async countLiveAgentsOwnedBy(userId: string) {
     return this.owned(this.state().agents).filter((a) => a.ownerId === userId && a.status !== 'revoked')
       .length;
+  }
+  async isTokenRevoked(jti: string) {
+    return this.state().revokedTokens.has(k(this.orgId, jti));
   }
   async getDelegation(delegationId: string) {
     return copy(this.state().delegations.get(k(this.orgId, delegationId)));
@@ -351,6 +379,10 @@ class MemoryOrgTransaction extends MemoryOrgReader implements OrgTransaction {
   }
   async updateUser(user: User, expectedVersion: number) {
     this.update(this.state().users, user, expectedVersion);
+  }
+  async insertRevokedToken(token: RevokedToken) {
+    const key = k(this.orgId, token.jti);
+    if (!this.state().revokedTokens.has(key)) this.state().revokedTokens.set(key, copy(token));
   }
   async insertDelegation(delegation: Delegation) {
     this.insert(this.state().delegations, delegation);

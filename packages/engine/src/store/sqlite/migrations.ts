@@ -134,6 +134,26 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX delegations_delegate ON delegations (org_id, delegate_agent_id);
     `,
   },
+  {
+    version: 4,
+    name: 'oauth',
+    sql: `
+      CREATE TABLE token_signing_keys (
+        kid TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        doc TEXT NOT NULL
+      );
+      CREATE TABLE revoked_tokens (
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        jti TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT NOT NULL,
+        PRIMARY KEY (org_id, jti)
+      );
+      -- Client authentication finds an agent's org from its id alone.
+      CREATE INDEX agents_by_id ON agents (id);
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: () => Date): void {

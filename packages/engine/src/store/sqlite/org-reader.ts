@@ -147,6 +147,13 @@ export class SqliteOrgReader implements OrgReader {
     return row.n;
   }
 
+  async isTokenRevoked(jti: string): Promise<boolean> {
+    return (
+      statement(this.db, 'SELECT 1 FROM revoked_tokens WHERE org_id = ? AND jti = ?').get(this.orgId, jti) !==
+      undefined
+    );
+  }
+
   async getDelegation(delegationId: string): Promise<Delegation | undefined> {
     return this.doc<Delegation>('SELECT doc FROM delegations WHERE org_id = ? AND id = ?', delegationId);
   }

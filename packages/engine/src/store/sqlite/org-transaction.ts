@@ -7,7 +7,7 @@ import {
   utf8,
 } from '@mandate/core';
 import type Database from 'better-sqlite3';
-import type { Agent, ApiKey, Delegation, Org, User } from '../../ports/records.js';
+import type { Agent, ApiKey, Delegation, Org, RevokedToken, User } from '../../ports/records.js';
 import {
   ConflictError,
   DuplicateError,
@@ -157,6 +157,17 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
       expectedVersion,
     );
     this.expectOneRow(result, 'the user');
+  }
+
+  async insertRevokedToken(token: RevokedToken): Promise<void> {
+    this.run(
+      `INSERT INTO revoked_tokens (org_id, jti, expires_at, revoked_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (org_id, jti) DO NOTHING`,
+      this.orgId,
+      token.jti,
+      token.expiresAt,
+      token.revokedAt,
+    );
   }
 
   async insertDelegation(delegation: Delegation): Promise<void> {

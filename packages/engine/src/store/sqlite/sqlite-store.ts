@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../../ports/clock.js';
-import type { ApiKey, Org, PlatformKey } from '../../ports/records.js';
+import type { ApiKey, Org, PlatformKey, TokenSigningKeyRecord } from '../../ports/records.js';
 import {
   DuplicateError,
   type OrgStore,
@@ -175,5 +175,31 @@ class SqlitePlatformStore implements PlatformStore {
     await this.write((db) =>
       statement(db, 'UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(at, keyId),
     );
+  }
+
+  async findAgentOrg(agentId: string): Promise<string | undefined> {
+    const row = statement(this.db, 'SELECT org_id FROM agents WHERE id = ?').get(agentId) as
+      | { org_id: string }
+      | undefined;
+    return row?.org_id;
+  }
+
+  async listTokenSigningKeys(): Promise<TokenSigningKeyRecord[]> {
+    const rows = statement(this.db, 'SELECT doc FROM token_signing_keys ORDER BY kid').all() as {
+      doc: string;
+    }[];
+    return rows.map((r) => JSON.parse(r.doc) as TokenSigningKeyRecord);
+  }
+
+  async saveTokenSigningKeys(keys: TokenSigningKeyRecord[]): Promise<void> {
+    await this.write((db) => {
+      for (const key of keys) {
+        statement(
+          db,
+          `INSERT INTO token_signing_keys (kid, status, doc) VALUES (?, ?, ?)
+           ON CONFLICT (kid) DO UPDATE SET status = excluded.status, doc = excluded.doc`,
+        ).run(key.kid, key.status, JSON.stringify(key));
+      }
+    });
   }
 }

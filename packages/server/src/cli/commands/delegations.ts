@@ -31,6 +31,7 @@ function showDelegation(d: DelegationView, json: boolean | undefined): void {
     ['expires', d.scope.expiresAt],
     ['re-delegation', d.scope.maxDepth > 0 ? `${d.scope.maxDepth} more hop(s)` : 'none'],
     ['approval for', d.scope.requireApproval?.join(', ')],
+    ['standing', d.standing ? 'yes (the agent acts on it autonomously)' : undefined],
   ]);
 }
 
@@ -60,6 +61,7 @@ export function delegationCommands(program: Command, globals: Globals): void {
     .requiredOption('--resource <pattern>', 'a resource pattern (repeatable, e.g. mailbox:alice/*)', collect)
     .requiredOption('--expires <when>', 'until when: 30m, 2h, 1d or an ISO date')
     .option('--for <userId>', 'the user the grant is made for (required with an admin key)')
+    .option('--standing', "a standing grant the agent acts on autonomously (only the agent's owner)")
     .addOption(
       new Option('--data-class <class>', 'highest data class (default public)').choices(DATA_CLASSES),
     )
@@ -93,6 +95,7 @@ export function delegationCommands(program: Command, globals: Globals): void {
         purpose: options.purpose,
         scope,
         onBehalfOf: options.for,
+        standing: options.standing,
       });
       showDelegation(d, globals().json);
     });

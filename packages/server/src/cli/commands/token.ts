@@ -1,14 +1,111 @@
 import fs from 'node:fs';
 import { type AccessTokenClaims, actorChain, TokenError, verifyAccessToken } from '@mandate/core';
+import { AgentCredentials } from '@mandate/sdk';
 import type { Command } from 'commander';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { clientFrom, DEFAULT_URL } from '../client.js';
 import { CliError, type GlobalOptions, printFields, printJson } from '../output.js';
+import { collect, readPrivateJwk } from '../parse.js';
 
 type Globals = () => GlobalOptions;
 
-/** Tokens: decode (and optionally verify) an access token, showing its delegation chain. */
+/** Tokens: get one as an agent (exchange), inspect one (decode, introspect), revoke one. */
 export function tokenCommands(program: Command, globals: Globals): void {
-  const token = program.command('token').description('inspect access tokens');
+  const token = program.command('token').description('get, inspect and revoke access tokens');
+
+  token
+    .command('exchange')
+    .description(
+      "get an access token as an agent, signing with the agent's private key file: for a delegation " +
+        'made to it (--delegation), a re-delegation hop (--subject-token of the agent that re-delegated), ' +
+        'or its standing delegation (--standing). Prints the token; --json prints the whole answer',
+    )
+    .requiredOption('--agent <id>', 'the agent (agt_…)')
+    .requiredOption('--key-file <file>', "the agent's private JWK file (mandate keygen)")
+    .option('--delegation <id>', 'the delegation to use (dlg_…)')
+    .option('--subject-token <token>', 'the access token of the agent that re-delegated (- for stdin)')
+    .option('--standing', "use the agent's standing delegation from its owner (client_credentials)")
+    .option('--scope <action>', 'narrow the token to these actions (repeatable)', collect)
+    .option('--audience <aud>', 'an audience for the token (repeatable)', collect)
+    .option('--resource <uri>', 'a resource URI for the token (repeatable)', collect)
+    .option('--no-dpop', 'a bearer token, not bound to the key (not recommended)')
+    .action(
+      async (options: {
+        agent: string;
+        keyFile: string;
+        delegation?: string;
+        subjectToken?: string;
+        standing?: boolean;
+        scope?: string[];
+        audience?: string[];
+        resource?: string[];
+        dpop: boolean;
+      }) => {
+        if (!options.delegation && !options.subjectToken && !options.standing)
+          throw new CliError('give --delegation, --subject-token or --standing');
+        if (options.standing && options.subjectToken)
+          throw new CliError('--standing and --subject-token do not go together');
+        const creds = new AgentCredentials({
+          url: globals().url ?? process.env.MANDATE_URL ?? DEFAULT_URL,
+          agentId: options.agent,
+          privateJwk: readPrivateJwk(options.keyFile),
+        });
+        const subjectToken =
+          options.subjectToken === '-' ? fs.readFileSync(0, 'utf8').trim() : options.subjectToken;
+        const request = {
+          delegation: options.delegation,
+          scope: options.scope,
+          audience: options.audience,
+          resource: options.resource,
+          dpop: options.dpop,
+        };
+        const issued = options.standing
+          ? await creds.clientCredentials(request)
+          : await creds.exchange({ ...request, subjectToken });
+        if (globals().json) return printJson(issued);
+        process.stdout.write(`${issued.access_token}\n`);
+        process.stderr.write(
+          `${issued.token_type} token, expires in ${issued.expires_in} s` +
+            (issued.token_type === 'DPoP' ? ' (present it with a DPoP proof by the same key)' : '') +
+            '\n',
+        );
+      },
+    );
+
+  token
+    .command('introspect <token>')
+    .description(
+      'ask the server whether a token is usable now (needs the pep, auditor or admin role; - for stdin)',
+    )
+    .action(async (text: string) => {
+      const raw = (text === '-' ? fs.readFileSync(0, 'utf8') : text).trim();
+      const result = await clientFrom(globals()).oauth.introspect(raw);
+      if (globals().json) return printJson(result);
+      if (!result.active) {
+        process.stdout.write('inactive\n');
+        process.exitCode = 3;
+        return;
+      }
+      const chain = [...actorChain(result.act)].reverse().join(' → ') || result.client_id;
+      printFields([
+        ['active', 'yes'],
+        ['acts for', result.sub],
+        ['chain', chain],
+        ['delegation', result.dlg],
+        ['expires', new Date(result.exp * 1000).toISOString()],
+        ['type', result.token_type],
+      ]);
+    });
+
+  token
+    .command('revoke <token>')
+    .description('revoke an access token before it expires (needs the admin role; - for stdin)')
+    .action(async (text: string) => {
+      const raw = (text === '-' ? fs.readFileSync(0, 'utf8') : text).trim();
+      await clientFrom(globals()).oauth.revoke(raw);
+      if (globals().json) return printJson({ revoked: true });
+      process.stdout.write('revoked (if it was a valid token of your org)\n');
+    });
 
   token
     .command('decode <token>')

@@ -1,14 +1,13 @@
+import { MandateError } from '@mandate/engine';
 import { z } from 'zod';
 import type { AppDeps } from '../app.js';
 import { route } from '../route.js';
-import { id, pageQuery, reason, scope } from '../schemas.js';
+import { id, narrowedScope, pageQuery, reason, scope } from '../schemas.js';
 
 const delegationParams = z.strictObject({ delegationId: id('dlg') });
 
 /**
  * Delegations granted by users (in person, or recorded by an admin for a named user).
- * Re-delegation by an agent is authenticated by the agent's own credential and arrives with
- * the token endpoint.
  */
 export const delegationRoutes = ({ engine }: AppDeps) => [
   route({
@@ -24,6 +23,7 @@ export const delegationRoutes = ({ engine }: AppDeps) => [
       purpose: z.string().trim().min(1).max(1000),
       scope,
       onBehalfOf: id('usr').optional(),
+      standing: z.boolean().optional(),
     }),
     handler: async ({ principal, body }) => engine.delegations.grant(principal, body),
   }),
@@ -87,5 +87,35 @@ export const delegationRoutes = ({ engine }: AppDeps) => [
     handler: async ({ principal, params, body }) => ({
       revoked: await engine.delegations.revoke(principal, params.delegationId, body.reason),
     }),
+  }),
+];
+
+/** Re-delegation: an agent passes part of its own delegation on, authenticated by its token. */
+export const agentDelegationRoutes = ({ engine }: AppDeps) => [
+  route({
+    method: 'POST',
+    url: '/v1/delegations/:delegationId/redelegate',
+    operationId: 'redelegate',
+    summary:
+      "An agent passes a narrower part of its delegation to another agent (the agent's own access token " +
+      'for this delegation, with DPoP when key-bound)',
+    tag: 'delegations',
+    auth: 'agent',
+    status: 201,
+    params: delegationParams,
+    body: z.strictObject({
+      delegateAgentId: id('agt'),
+      purpose: z.string().trim().min(1).max(1000),
+      scope: narrowedScope.default({}),
+    }),
+    handler: async ({ principal, params, body }) => {
+      if (principal.token.claims.dlg !== params.delegationId) {
+        throw new MandateError('forbidden', 'the access token is not for this delegation');
+      }
+      const credentialScope = principal.token.claims.authorization_details?.[0]?.scope;
+      return engine.delegations.redelegate(principal.orgId, principal.agentId, params.delegationId, body, {
+        credentialScope,
+      });
+    },
   }),
 ];

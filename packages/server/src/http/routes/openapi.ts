@@ -62,10 +62,18 @@ export function openApiDocument(routes: RouteSpec[], version: string): Record<st
     if (spec.body) {
       operation.requestBody = {
         required: true,
-        content: { 'application/json': { schema: jsonSchema(spec.body) } },
+        content: {
+          [spec.consumes === 'form' ? 'application/x-www-form-urlencoded' : 'application/json']: {
+            schema: jsonSchema(spec.body),
+          },
+        },
       };
     }
-    if (spec.auth !== 'none') operation.security = [{ bearer: [] }];
+    if (spec.auth === 'org' || spec.auth === 'platform') operation.security = [{ bearer: [] }];
+    // An agent presents its own access token, key-bound (DPoP) or not.
+    if (spec.auth === 'agent') operation.security = [{ dpop: [] }, { bearer: [] }];
+    // The OAuth client authenticates inside the form (private_key_jwt), which OpenAPI cannot name.
+    if (spec.auth === 'client') operation.security = [];
     paths[path] = { ...(paths[path] ?? {}), [spec.method.toLowerCase()]: operation };
   }
   return {
@@ -79,7 +87,14 @@ export function openApiDocument(routes: RouteSpec[], version: string): Record<st
     },
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        dpop: {
+          type: 'http',
+          scheme: 'DPoP',
+          description: 'An agent access token with a DPoP proof (RFC 9449)',
+        },
+      },
       schemas: { Error: errorSchema },
     },
   };

@@ -1,0 +1,45 @@
+import type { Agent, Delegation, ReasonCode, VerifiedAccessToken } from '@mandate/core';
+import { chainLiveness } from '../delegation/liveness.js';
+import type { OrgReader } from '../ports/store.js';
+
+export type CredentialStatus =
+  | { active: true; delegations: Delegation[]; agents: Agent[]; autonomous: boolean }
+  | { active: false; reason: ReasonCode; detail: string };
+
+/**
+ * Is a verified access token of this org usable right now: not revoked, its delegation chain
+ * live link by link (chainLiveness), and its claims the chain it was minted for (the `act`
+ * agents are the chain's delegates, `sub` its root user, or the agent itself on a standing
+ * delegation). Read live on every call, so a revocation anywhere takes effect at once.
+ */
+export async function credentialStatus(
+  org: OrgReader,
+  token: VerifiedAccessToken,
+  now: Date,
+): Promise<CredentialStatus> {
+  const { claims } = token;
+  if (claims.org !== org.orgId) return inactive('token_invalid', 'the token belongs to another org');
+  if (await org.isTokenRevoked(claims.jti)) return inactive('token_revoked', 'the token was revoked');
+  const live = await chainLiveness(org, claims.dlg, now);
+  if (!live.live) return inactive(live.reason, `${live.detail} (${live.at})`);
+  const leaf = live.delegations[live.delegations.length - 1] as Delegation;
+  const delegatesNewestFirst = live.delegations.map((d) => d.delegateAgentId).reverse();
+  const autonomous = claims.act === undefined && claims.sub === claims.client_id;
+  if (autonomous) {
+    if (!leaf.standing || leaf.depth !== 0 || leaf.delegateAgentId !== claims.client_id)
+      return inactive('chain_broken', 'an autonomous token needs a standing delegation of its agent');
+  } else {
+    const sameAgents =
+      token.agents.length === delegatesNewestFirst.length &&
+      token.agents.every((agent, i) => agent === delegatesNewestFirst[i]);
+    if (!sameAgents || claims.sub !== leaf.rootUserId)
+      return inactive('chain_broken', "the token's actor chain is not its delegation's chain");
+  }
+  return { active: true, delegations: live.delegations, agents: live.agents, autonomous };
+}
+
+const inactive = (reason: ReasonCode, detail: string): CredentialStatus => ({
+  active: false,
+  reason,
+  detail,
+});
