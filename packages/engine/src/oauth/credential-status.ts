@@ -10,7 +10,7 @@ export type CredentialStatus =
  * Is a verified access token of this org usable right now: not revoked, its delegation chain
  * live link by link (chainLiveness), and its claims the chain it was minted for (the `act`
  * agents are the chain's delegates, `sub` its root user, or the agent itself on a standing
- * delegation). Read live on every call, so a revocation anywhere takes effect at once.
+ * delegation), and the key it is bound to still an active key of its agent. Read live on every call, so a revocation anywhere takes effect at once.
  */
 export async function credentialStatus(
   org: OrgReader,
@@ -34,6 +34,14 @@ export async function credentialStatus(
       token.agents.every((agent, i) => agent === delegatesNewestFirst[i]);
     if (!sameAgents || claims.sub !== leaf.rootUserId)
       return inactive('chain_broken', "the token's actor chain is not its delegation's chain");
+  }
+  // A key-bound token dies with its key: retiring a key (rotation, compromise) must not leave
+  // tokens bound to it usable until they expire.
+  const jkt = claims.cnf?.jkt;
+  if (jkt !== undefined) {
+    const presenter = live.agents.find((agent) => agent.id === claims.client_id);
+    if (!presenter?.keys.some((key) => key.kid === jkt && key.status === 'active'))
+      return inactive('pop_invalid', 'the key the token is bound to is no longer an active key of the agent');
   }
   return { active: true, delegations: live.delegations, agents: live.agents, autonomous };
 }

@@ -49,7 +49,13 @@ export function printFields(fields: Array<[string, string | number | undefined]>
 /** Turns any failure into the one line the user sees. */
 export function describeError(error: unknown): string {
   if (error instanceof MandateApiError) {
-    const hint = error.status === 401 ? ' (check --key or MANDATE_KEY)' : '';
+    // An OAuth client failure is about the agent's key and the issuer URL, not the API key.
+    const hint =
+      error.code === 'invalid_client'
+        ? " (check --agent, --key-file, and that --url is exactly the server's issuer URL)"
+        : error.status === 401
+          ? ' (check --key or MANDATE_KEY)'
+          : '';
     return `${error.message} [${error.code}]${hint}`;
   }
   if (error instanceof MandateConnectionError || error instanceof CliError || error instanceof ConfigError) {

@@ -80,6 +80,8 @@ export function tokenCommands(program: Command, globals: Globals): void {
     .action(async (text: string) => {
       const raw = (text === '-' ? fs.readFileSync(0, 'utf8') : text).trim();
       const result = await clientFrom(globals()).oauth.introspect(raw);
+      // Exit code 3 for an inactive token, with or without --json, so scripts can branch on it.
+      if (!result.active) process.exitCode = 3;
       if (globals().json) return printJson(result);
       if (!result.active) {
         process.stdout.write('inactive\n');
