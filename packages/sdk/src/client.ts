@@ -179,7 +179,8 @@ export class MandateClient {
   /** The token signing keys (platform key). */
   readonly signingKeys = {
     list: () => this.request<{ items: SigningKey[] }>('GET', '/v1/signing-keys'),
-    rotate: () => this.request<{ kid: string; retired: string[] }>('POST', '/v1/signing-keys/rotate'),
+    rotate: (options: { compromised?: boolean } = {}) =>
+      this.request<{ kid: string; retired: string[] }>('POST', '/v1/signing-keys/rotate', options),
   };
 
   readonly orgs = {

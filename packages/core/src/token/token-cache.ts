@@ -13,6 +13,11 @@ export class VerifiedTokenCache {
 
   constructor(private readonly maxEntries = 10_000) {}
 
+  /** Forgets every entry (for example when a signing key must no longer be trusted). */
+  clear(): void {
+    this.entries.clear();
+  }
+
   async verify(token: string, options: AccessTokenOptions): Promise<VerifiedAccessToken> {
     const key = toHex(sha256(utf8(token)));
     const now = (options.now ?? new Date()).getTime() / 1000;

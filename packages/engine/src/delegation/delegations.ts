@@ -35,6 +35,7 @@ export interface RedelegateInput {
 
 /** How the re-delegating agent proved itself: the scope its credential carries caps the grant. */
 export interface RedelegateOptions {
+  /** The effective scope of the access token the agent presented (within the parent). */
   credentialScope?: Scope;
 }
 
@@ -124,18 +125,23 @@ export class DelegationService {
         throw invalid('delegateAgentId', 'an agent cannot re-delegate to itself');
       const agent = await this.activeAgent(tx, input.delegateAgentId, now);
       checkWindow(input.scope, now);
-      const narrowed = attenuate(parent.scope, input.scope, { redelegation: true });
-      if (!narrowed.ok) throw widened(narrowed.widenings, 'the parent delegation');
-      // A credential narrowed below its delegation cannot hand on more than it carries.
+      // Standing (autonomous) grants are not handed on: their chains have no human root to name.
+      if (live.delegations[0]?.standing)
+        throw new MandateError('conflict', 'a standing delegation cannot be re-delegated');
+      // The ceiling is what the agent's credential carries, which is never more than the parent
+      // (checked again here); without a credential, the parent itself.
+      let ceiling = parent.scope;
       if (options.credentialScope) {
-        if (!(options.credentialScope.maxDepth >= 1))
-          throw widened(
-            [{ dimension: 'depth', detail: 'the credential allows no re-delegation' }],
-            "the agent's credential",
-          );
-        const carried = attenuate(options.credentialScope, narrowed.scope, { redelegation: false });
-        if (!carried.ok) throw widened(carried.widenings, "the agent's credential");
+        if (!attenuate(parent.scope, options.credentialScope, { redelegation: false }).ok)
+          throw new MandateError('forbidden', "the credential's scope is not within its delegation");
+        ceiling = options.credentialScope;
       }
+      const narrowed = attenuate(ceiling, input.scope, { redelegation: true });
+      if (!narrowed.ok)
+        throw widened(
+          narrowed.widenings,
+          options.credentialScope ? "the agent's credential" : 'the parent delegation',
+        );
       const fitted = attenuate(boundaryScope(agent), narrowed.scope, { redelegation: false });
       if (!fitted.ok) throw widened(fitted.widenings, "the delegate's boundaries");
       const id = newId('delegation');

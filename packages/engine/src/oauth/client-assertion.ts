@@ -6,7 +6,9 @@ import { OAuthError } from './oauth-error.js';
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const ALGORITHMS = ['EdDSA', 'ES256'];
 /** An assertion may not be valid for longer than this: it is made for one request. */
-const MAX_ASSERTION_LIFETIME_SECONDS = 600;
+const MAX_ASSERTION_LIFETIME_SECONDS = 300;
+/** One refusal for an unknown agent and a bad signature, so agent ids cannot be probed. */
+const NOT_SIGNED = 'the assertion is not signed by an active key of the agent, or its claims are wrong';
 
 export interface AuthenticatedClient {
   orgId: string;
@@ -59,7 +61,7 @@ export async function authenticateClient(
     return refuse('client_id does not match the assertion');
   const orgId = await store.platform.findAgentOrg(agentId);
   const agent = orgId ? await store.org(orgId).getAgent(agentId) : undefined;
-  if (!orgId || !agent) return refuse('unknown client');
+  if (!orgId || !agent) return refuse(NOT_SIGNED);
   const candidates = agent.keys.filter(
     (key) => key.status === 'active' && (header.kid === undefined || header.kid === key.kid),
   );

@@ -25,6 +25,9 @@ export async function credentialStatus(
   const leaf = live.delegations[live.delegations.length - 1] as Delegation;
   const delegatesNewestFirst = live.delegations.map((d) => d.delegateAgentId).reverse();
   const autonomous = claims.act === undefined && claims.sub === claims.client_id;
+  // A standing root is used only autonomously, and an autonomous token only on a standing root.
+  if ((live.delegations[0]?.standing === true) !== autonomous)
+    return inactive('chain_broken', 'the token and its delegation disagree on whether it is autonomous');
   if (autonomous) {
     if (!leaf.standing || leaf.depth !== 0 || leaf.delegateAgentId !== claims.client_id)
       return inactive('chain_broken', 'an autonomous token needs a standing delegation of its agent');

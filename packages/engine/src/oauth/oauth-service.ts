@@ -83,8 +83,8 @@ export class OAuthService {
 
   /**
    * An agent authenticating a call with its access token: `Authorization: DPoP <token>` with a
-   * DPoP proof of this request for a key-bound token, `Bearer <token>` for an unbound one.
-   * Throws TokenError (token_invalid, token_expired, pop_invalid, or the chain's reason).
+   * DPoP proof of this request; the token must be key-bound and name Mandate as an audience.
+   * Throws TokenError (token_invalid, token_expired, pop_invalid) or ChainError (the chain's reason).
    */
   async authenticateAgent(request: {
     authorization: string | undefined;
@@ -93,29 +93,29 @@ export class OAuthService {
     path: string;
   }): Promise<AuthenticatedAgent> {
     const match = request.authorization ? /^(DPoP|Bearer) ([^\s]+)$/i.exec(request.authorization) : null;
-    if (!match) throw new TokenError('token_invalid', 'send Authorization: DPoP <token> (or Bearer)');
+    if (!match) throw new TokenError('token_invalid', 'send Authorization: DPoP <token> with a DPoP proof');
     const scheme = (match[1] as string).toLowerCase();
     const token = match[2] as string;
-    const verified = await this.tokens.verify(token);
+    const verified = await this.tokens.verifyForUse(token);
     const jkt = verified.claims.cnf?.jkt;
-    if (jkt !== undefined) {
-      // RFC 9449 §7.1: a key-bound token is presented with the DPoP scheme and a proof.
-      if (scheme !== 'dpop' || typeof request.dpop !== 'string')
-        throw new TokenError(
-          'pop_invalid',
-          'the token is key-bound: use the DPoP scheme with one DPoP proof',
-        );
-      await verifyDpopProof(request.dpop, {
-        method: request.method,
-        url: this.url(request.path),
-        accessToken: token,
-        expectedJkt: jkt,
-        replay: this.dpopReplay,
-        now: this.ctx.clock.now(),
-      });
-    } else if (scheme !== 'bearer') {
-      throw new TokenError('pop_invalid', 'the token is not key-bound: use the Bearer scheme');
-    }
+    // An agent acting at Mandate proves its key on every call: a bearer token handed to another
+    // agent (as a subject token is) must not let that agent act as the first.
+    if (jkt === undefined)
+      throw new TokenError(
+        'pop_invalid',
+        'agent calls need a key-bound (DPoP) token; this is a bearer token',
+      );
+    // RFC 9449 §7.1: a key-bound token is presented with the DPoP scheme and a proof.
+    if (scheme !== 'dpop' || typeof request.dpop !== 'string')
+      throw new TokenError('pop_invalid', 'the token is key-bound: use the DPoP scheme with one DPoP proof');
+    await verifyDpopProof(request.dpop, {
+      method: request.method,
+      url: this.url(request.path),
+      accessToken: token,
+      expectedJkt: jkt,
+      replay: this.dpopReplay,
+      now: this.ctx.clock.now(),
+    });
     const status = await credentialStatus(
       this.ctx.store.org(verified.claims.org),
       verified,
@@ -123,6 +123,18 @@ export class OAuthService {
     );
     if (!status.active) throw new ChainError(status.reason, status.detail);
     return { orgId: verified.claims.org, agentId: verified.claims.client_id, token: verified, status };
+  }
+
+  /**
+   * Retires the signing key and makes a new one. `compromised`: the retired key leaves the
+   * JWKS at once and no token it signed is trusted from now on (they all stop working).
+   */
+  async rotateSigningKey(
+    options: { compromised?: boolean } = {},
+  ): Promise<{ kid: string; retired: string[] }> {
+    const result = await this.keys.rotate(options);
+    if (options.compromised) this.tokens.forget();
+    return result;
   }
 
   /** RFC 8414 authorization server metadata. */

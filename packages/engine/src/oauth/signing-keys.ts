@@ -1,4 +1,4 @@
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { SigningKeyView } from '@mandate/core';
 import {
   base64url,
@@ -16,6 +16,7 @@ import type { MasterKey } from './master-key.js';
 export const MAX_TOKEN_TTL_SECONDS = 3600;
 /** Verifiers' clock skew, added to how long a retired key stays published. */
 const SKEW_SECONDS = 300;
+const PUBLISH_AFTER_RETIREMENT_MS = (MAX_TOKEN_TTL_SECONDS + SKEW_SECONDS) * 1000;
 
 export type { SigningKeyView };
 
@@ -91,16 +92,17 @@ export class TokenSigningKeys {
    * each on the keys as stored now (not as cached), so two rotations, here or in another
    * instance, never leave two active keys. Returns the new kid.
    */
-  rotate(): Promise<{ kid: string; retired: string[] }> {
-    const run = this.rotating.then(() => this.rotateNow());
+  rotate(options: { compromised?: boolean } = {}): Promise<{ kid: string; retired: string[] }> {
+    const run = this.rotating.then(() => this.rotateNow(options.compromised === true));
     this.rotating = run.catch(() => undefined);
     return run;
   }
 
-  private async rotateNow(): Promise<{ kid: string; retired: string[] }> {
+  private async rotateNow(compromised: boolean): Promise<{ kid: string; retired: string[] }> {
     const records = await this.store.listTokenSigningKeys();
     const now = this.clock.now();
-    const publishUntil = new Date(now.getTime() + (MAX_TOKEN_TTL_SECONDS + SKEW_SECONDS) * 1000);
+    // A compromised key is withdrawn at once; a routine rotation keeps it until its tokens expired.
+    const publishUntil = compromised ? now : new Date(now.getTime() + PUBLISH_AFTER_RETIREMENT_MS);
     const retiring = records
       .filter((r) => r.status === 'active')
       .map((r) => ({
@@ -143,6 +145,10 @@ export class TokenSigningKeys {
     const actives = records.filter((r) => r.status === 'active');
     // Two actives can only come from concurrent first starts: sign with the newest.
     const active = actives.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))[0] as TokenSigningKeyRecord;
+    // Every key that would be published must be one the master key sealed, for exactly its
+    // public key and kid: a record planted in the database alone is refused, not published.
+    const now = this.clock.now().getTime();
+    for (const record of records) if (isPublished(record, now)) await this.checkSealed(record);
     return { records, active: { kid: active.kid, privateKey: this.open(active) } };
   }
 
@@ -159,6 +165,13 @@ export class TokenSigningKeys {
       key: { kty: 'OKP', crv: 'Ed25519', x: record.publicJwk.x, d: base64url.encode(seed) },
       format: 'jwk',
     });
+  }
+
+  private async checkSealed(record: TokenSigningKeyRecord): Promise<void> {
+    const derived = createPublicKey(this.open(record)).export({ format: 'jwk' }) as { x?: string };
+    const thumbprint = await calculateJwkThumbprint(record.publicJwk, 'sha256');
+    if (derived.x !== record.publicJwk.x || thumbprint !== record.kid)
+      throw new Error(`token signing key ${record.kid} does not match its sealed private key`);
   }
 
   private async newKey(now: Date): Promise<TokenSigningKeyRecord> {
@@ -179,6 +192,11 @@ export class TokenSigningKeys {
 
 function isPublished(record: TokenSigningKeyRecord, now: number): boolean {
   if (record.status === 'active') return true;
-  // An unreadable date counts as passed: the key is no longer published.
-  return record.publishUntil !== undefined && Date.parse(record.publishUntil) > now;
+  // An unreadable date counts as passed; and no retired key stays longer than its tokens can live.
+  if (record.publishUntil === undefined || record.retiredAt === undefined) return false;
+  const until = Math.min(
+    Date.parse(record.publishUntil),
+    Date.parse(record.retiredAt) + PUBLISH_AFTER_RETIREMENT_MS,
+  );
+  return until > now;
 }

@@ -9,7 +9,7 @@ import {
   TokenError,
   verifyDpopProof,
 } from '@mandate/core';
-import { base64url } from 'jose';
+import { base64url, calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
 import type { EngineContext } from '../context.js';
 import { chainLiveness } from '../delegation/liveness.js';
 import type { OrgReader } from '../ports/store.js';
@@ -106,11 +106,22 @@ export class TokenEndpoint {
     if (header === undefined) return undefined;
     if (Array.isArray(header) || header.length === 0)
       throw new OAuthError('invalid_dpop_proof', 'send exactly one DPoP header');
-    let jkt: string;
+    // Which key signed it, before anything is remembered: a proof by a key that is not the
+    // agent's is refused without spending room in the replay cache.
+    let claimedJkt: string;
     try {
-      jkt = await verifyDpopProof(header, {
+      claimedJkt = await calculateJwkThumbprint(decodeProtectedHeader(header).jwk as JWK, 'sha256');
+    } catch {
+      throw new OAuthError('invalid_dpop_proof', 'the DPoP proof has no usable jwk');
+    }
+    if (!client.agent.keys.some((key) => key.status === 'active' && key.kid === claimedJkt)) {
+      throw new OAuthError('invalid_dpop_proof', 'the DPoP key is not an active key of the agent');
+    }
+    try {
+      return await verifyDpopProof(header, {
         method: 'POST',
         url: this.tokenUrl,
+        expectedJkt: claimedJkt,
         replay: this.options.dpopReplay,
         now,
       });
@@ -118,10 +129,6 @@ export class TokenEndpoint {
       if (error instanceof TokenError) throw new OAuthError('invalid_dpop_proof', error.message);
       throw error;
     }
-    if (!client.agent.keys.some((key) => key.status === 'active' && key.kid === jkt)) {
-      throw new OAuthError('invalid_dpop_proof', 'the DPoP key is not an active key of the agent');
-    }
-    return jkt;
   }
 
   /**
@@ -156,6 +163,13 @@ export class TokenEndpoint {
           'invalid_grant',
           "a re-delegation is exchanged with the delegating agent's access token as subject_token",
         );
+      // A standing grant is acted on autonomously (client_credentials, sub = the agent): a token
+      // exchange would name the owner as if they had delegated this task in person.
+      if (delegation.standing)
+        throw new OAuthError(
+          'invalid_grant',
+          'a standing delegation is used with grant_type=client_credentials',
+        );
       return delegation;
     }
     if (subjectTokenType !== TOKEN_TYPE_ACCESS_TOKEN)
@@ -174,12 +188,16 @@ export class TokenEndpoint {
   ): Promise<Delegation> {
     let parent: Awaited<ReturnType<OwnTokens['verify']>>;
     try {
-      parent = await this.tokens.verify(subjectToken);
+      parent = await this.tokens.verifyForUse(subjectToken);
     } catch (error) {
       if (error instanceof TokenError)
         throw new OAuthError('invalid_grant', `the subject token is not valid: ${error.message}`);
       throw error;
     }
+    // Only a key-bound token may be handed on as a subject token: the sub-agent cannot then use
+    // it as the parent agent (it lacks the key); a bearer token handed on would be the parent.
+    if (parent.claims.cnf?.jkt === undefined)
+      throw new OAuthError('invalid_grant', 'the subject token must be key-bound (issued with DPoP)');
     const status = await credentialStatus(org, parent, this.ctx.clock.now());
     if (!status.active)
       throw new OAuthError('invalid_grant', `the subject token is not active (${status.reason})`);
@@ -300,8 +318,16 @@ export class TokenEndpoint {
       ...(jkt ? { cnf: { jkt } } : {}),
     };
     const accessToken = await this.tokens.sign(claims);
-    await this.ctx.store.org(org.orgId).transact((tx) =>
-      this.ctx.audit.append(tx, {
+    await this.ctx.store.org(org.orgId).transact(async (tx) => {
+      // Again inside the transaction that records the issuance, so that a revocation committed
+      // meanwhile cannot be followed by a token issued under what it revoked.
+      const still = await chainLiveness(tx, delegation.id, now);
+      if (!still.live)
+        throw new OAuthError(
+          'invalid_grant',
+          `the delegation is not usable: ${still.reason} (${still.detail})`,
+        );
+      await this.ctx.audit.append(tx, {
         type: 'credential.issued',
         actor: { kind: 'agent', id: agent.id },
         target: { type: 'credential', id: claims.jti },
@@ -317,8 +343,8 @@ export class TokenEndpoint {
           ...(jkt ? { jkt } : {}),
           scope: narrowed.scope,
         },
-      }),
-    );
+      });
+    });
     return {
       access_token: accessToken,
       token_type: jkt ? 'DPoP' : 'Bearer',

@@ -96,6 +96,14 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; r
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode }, 'request');
   });
   app.setErrorHandler((error, request, reply) => {
+    // Errors fastify raises before a handler runs (media type, body size) on an OAuth route
+    // still answer in the OAuth shape.
+    if (request.url.startsWith('/oauth/')) {
+      const { status, body, unexpected } = toOAuthError(error);
+      if (unexpected) request.log.error({ err: error }, 'unexpected error');
+      reply.header('cache-control', 'no-store');
+      return reply.code(status).type('application/json').send(body);
+    }
     const { status, body, unexpected } = toHttpError(error);
     if (unexpected) request.log.error({ err: error }, 'unexpected error');
     reply.code(status).type('application/json').send(body);

@@ -25,8 +25,9 @@ export function signingKeyCommands(program: Command, globals: () => GlobalOption
   keys
     .command('rotate')
     .description('retire the active key and start signing with a new one')
-    .action(async () => {
-      const result = await clientFrom(globals()).signingKeys.rotate();
+    .option('--compromised', 'withdraw the old key at once: every token it signed stops working')
+    .action(async (options: { compromised?: boolean }) => {
+      const result = await clientFrom(globals()).signingKeys.rotate({ compromised: options.compromised });
       if (globals().json) return printJson(result);
       process.stdout.write(`signing with ${result.kid}; retired ${result.retired.join(', ') || '(none)'}\n`);
     });

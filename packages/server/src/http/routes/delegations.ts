@@ -112,7 +112,11 @@ export const agentDelegationRoutes = ({ engine }: AppDeps) => [
       if (principal.token.claims.dlg !== params.delegationId) {
         throw new MandateError('forbidden', 'the access token is not for this delegation');
       }
-      const credentialScope = principal.token.claims.authorization_details?.[0]?.scope;
+      const detail = principal.token.claims.authorization_details?.[0];
+      // Every token Mandate issues carries its scope; one that does not is not trusted to re-delegate.
+      if (detail?.type !== 'mandate_scope' || typeof detail.scope !== 'object' || detail.scope === null)
+        throw new MandateError('forbidden', 'the access token carries no scope');
+      const credentialScope = detail.scope;
       return engine.delegations.redelegate(principal.orgId, principal.agentId, params.delegationId, body, {
         credentialScope,
       });

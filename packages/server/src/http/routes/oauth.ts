@@ -118,10 +118,13 @@ export const oauthRoutes = ({ engine, authenticator }: AppDeps) => [
     method: 'POST',
     url: '/v1/signing-keys/rotate',
     operationId: 'rotateSigningKey',
-    summary: 'Retire the active token signing key and make a new one (the retired key stays published)',
+    summary:
+      'Retire the active token signing key and make a new one: the retired key stays published until its ' +
+      'tokens expired, or, with compromised: true, is withdrawn at once (its tokens stop working)',
     tag: 'platform',
     auth: 'platform',
-    handler: async () => engine.oauth.keys.rotate(),
+    body: z.strictObject({ compromised: z.boolean().optional() }),
+    handler: async ({ body }) => engine.oauth.rotateSigningKey(body),
   }),
 ];
 
