@@ -8,6 +8,7 @@ export * from './bytes.js';
 export * from './canonical-json.js';
 export * from './data-class.js';
 export * from './delegation/delegation.js';
+export * from './exact-json.js';
 export * from './ids.js';
 export * from './merkle/append.js';
 export * from './merkle/frontier.js';

@@ -27,6 +27,8 @@ export * from './oauth/revocation.js';
 export * from './oauth/signing-keys.js';
 export * from './oauth/token-endpoint.js';
 export * from './oauth/token-request.js';
+export * from './policy/cedar.js';
+export * from './policy/evaluator.js';
 export * from './ports/clock.js';
 export * from './ports/records.js';
 export * from './ports/store.js';

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type CedarDetailedError,
+  type CedarEntity,
+  type CedarEntityUid,
+  type CedarSchema,
+  type CedarValue,
+  cedar,
+  describeCedarErrors,
+} from './cedar.js';
+
+export interface EvaluationRequest {
+  principal: CedarEntityUid;
+  action: CedarEntityUid;
+  resource: CedarEntityUid;
+  context: Record<string, CedarValue>;
+  entities: CedarEntity[];
+  /** Check the request against the schema first (needs a schema). */
+  validateRequest?: boolean;
+}
+
+export type Evaluation =
+  | {
+      ok: true;
+      decision: 'allow' | 'deny';
+      /** The policies that determined the decision (Cedar's `reason`). */
+      determining: string[];
+      /** Policies that raised an error while evaluating (they are skipped, as Cedar does). */
+      erroring: Array<{ policyId: string; message: string }>;
+    }
+  /** The request itself could not be evaluated (bad entities, context, schema mismatch): deny. */
+  | { ok: false; errors: string[] };
+
+export class PolicyParseError extends Error {
+  override readonly name = 'PolicyParseError';
+  constructor(readonly errors: string[]) {
+    super(`the policy set does not parse: ${errors.join('; ')}`);
+  }
+}
+
+/**
+ * One parsed Cedar policy set (and optional schema), kept parsed inside the engine: parsing is
+ * paid once per version, each evaluation passes only the request and its entities. Policy ids
+ * are Cedar's for a policy set given as text: `policy0`, `policy1`, … in text order (an `@id`
+ * annotation does not rename them), which is what the conformance corpus expects.
+ */
+export class PolicyEvaluator {
+  private readonly policySetId: string;
+  private readonly schemaName?: string;
+
+  /**
+   * `slot` names where the engine keeps the parsed set: cedar-wasm caches parsed sets by name
+   * for the life of the process (it has no way to drop one), so a caller that makes many
+   * evaluators (a policy version per org, a test corpus) reuses slots rather than leak them.
+   * Evaluators sharing a slot replace each other: only the newest may be used.
+   */
+  constructor(
+    readonly policies: string,
+    schema?: CedarSchema,
+    options: { slot?: string } = {},
+  ) {
+    this.policySetId = `ps-${options.slot ?? randomUUID()}`;
+    const parsed = cedar.preparsePolicySet(this.policySetId, { staticPolicies: policies });
+    if (parsed.type !== 'success') throw new PolicyParseError(describeCedarErrors(parsed.errors));
+    if (schema !== undefined) {
+      this.schemaName = `schema-${options.slot ?? randomUUID()}`;
+      const schemaParsed = cedar.preparseSchema(this.schemaName, schema);
+      if (schemaParsed.type !== 'success')
+        throw new PolicyParseError(describeCedarErrors(schemaParsed.errors).map((e) => `schema: ${e}`));
+    }
+  }
+
+  evaluate(request: EvaluationRequest): Evaluation {
+    let answer: ReturnType<typeof cedar.statefulIsAuthorized>;
+    try {
+      answer = cedar.statefulIsAuthorized({
+        principal: request.principal,
+        action: request.action,
+        resource: request.resource,
+        context: request.context,
+        entities: request.entities,
+        preparsedPolicySetId: this.policySetId,
+        ...(this.schemaName ? { preparsedSchemaName: this.schemaName } : {}),
+        validateRequest: request.validateRequest === true && this.schemaName !== undefined,
+      });
+    } catch (error) {
+      // Fail closed: anything the engine throws is a request that could not be evaluated.
+      return { ok: false, errors: [`the policy engine failed: ${(error as Error).message}`] };
+    }
+    if (answer.type !== 'success') return { ok: false, errors: describeCedarErrors(answer.errors) };
+    const { decision, diagnostics } = answer.response;
+    return {
+      ok: true,
+      decision,
+      determining: [...diagnostics.reason].sort(),
+      erroring: diagnostics.errors.map((e) => ({ policyId: e.policyId, message: e.error.message })),
+    };
+  }
+}
+
+export interface ValidationResult {
+  valid: boolean;
+  errors: string[];
+  warnings: string[];
+}
+
+/** Strict validation of policy text against a schema (Cedar's own messages). */
+export function validatePolicies(policies: string, schema: CedarSchema): ValidationResult {
+  const answer = cedar.validate({
+    schema,
+    policies: { staticPolicies: policies },
+    validationSettings: { mode: 'strict' },
+  });
+  if (answer.type !== 'success')
+    return { valid: false, errors: describeCedarErrors(answer.errors), warnings: [] };
+  const errors = answer.validationErrors.map((e) => `${e.policyId}: ${message(e.error)}`);
+  const warnings = answer.validationWarnings.map((e) => `${e.policyId}: ${message(e.error)}`);
+  return { valid: errors.length === 0, errors, warnings };
+}
+
+const message = (e: CedarDetailedError) => (e.help ? `${e.message} (${e.help})` : e.message);
