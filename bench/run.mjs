@@ -8,6 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEngine, systemClock } from '@mandate/engine';
 import { openStore, runAppends } from './lib/appends.mjs';
+import { runAuthzen } from './lib/authzen.mjs';
+import { runDecide } from './lib/decide.mjs';
 import { buildLog, measureProofs } from './lib/proofs.mjs';
 import { runTokens } from './lib/tokens.mjs';
 import {
@@ -41,7 +43,7 @@ const num = (value, fallback) => {
 
 const params = {
   quick,
-  only: (env.BENCH_ONLY ?? 'appends,proofs,verify,tokens').split(',').map((s) => s.trim()),
+  only: (env.BENCH_ONLY ?? 'appends,proofs,verify,tokens,authzen,decide').split(',').map((s) => s.trim()),
   seed: num(env.BENCH_SEED, 20250101),
   orgId: 'org_BENCH',
   repetitions: num(env.BENCH_REPS, 3),
@@ -65,6 +67,15 @@ const params = {
     exchanges: num(env.BENCH_TOKEN_EXCHANGES, quick ? 300 : 2000),
     concurrencies: list(env.BENCH_TOKEN_CONCURRENCY, [1, 16]),
     verifications: num(env.BENCH_TOKEN_VERIFICATIONS, quick ? 200 : 1000),
+  },
+  decide: {
+    count: num(env.BENCH_DECIDE_COUNT, quick ? 300 : 2000),
+    concurrencies: list(env.BENCH_DECIDE_CONCURRENCY, [1, 16]),
+  },
+  authzen: {
+    connections: num(env.BENCH_AUTHZEN_CONNECTIONS, 50),
+    seconds: num(env.BENCH_AUTHZEN_SECONDS, quick ? 3 : 10),
+    batchConnections: num(env.BENCH_AUTHZEN_BATCH_CONNECTIONS, 10),
   },
   maxSeconds: num(env.BENCH_MAX_SECONDS, quick ? 180 : 900),
 };
@@ -212,6 +223,14 @@ try {
       verifications: params.tokens.verifications,
       deadline,
     });
+  }
+  if (params.only.includes('authzen') && !deadline.passed()) {
+    log('authzen: /access/v1/evaluation over HTTP vs a bare Fastify JSON route; batches');
+    results.authzen = await runAuthzen({ dir: tempDir, ...params.authzen });
+  }
+  if (params.only.includes('decide') && !deadline.passed()) {
+    log('decide: the in-process pipeline vs Cedar alone on the same policies and entities');
+    results.decide = await runDecide({ dir: tempDir, reps: params.repetitions, ...params.decide });
   }
   if (deadline.passed()) results.notes.push(`the global time budget (${params.maxSeconds} s) was reached`);
 } finally {
@@ -372,6 +391,49 @@ function table(r) {
       ]),
       `verification of a ${raw.tokenBytes}-byte token: first ${k.verification.firstUs} µs (${ratio(k.verification.ratioFirstVsRawVerify)} raw verify ` +
         `${raw.verifyUs} µs), cached ${k.verification.cachedUs} µs (${ratio(k.verification.ratioCachedVsRawVerify)})`,
+    );
+  }
+  if (r.authzen) {
+    const z = r.authzen;
+    out.push(
+      '',
+      `5. AuthZEN over HTTP, ${z.connections} connections, ${z.seconds} s each (every decision recorded durably)`,
+      formatTable([
+        ['', 'req/s', 'p50 ms', 'p99 ms', 'errors'],
+        [
+          'bare Fastify JSON route',
+          fmt(z.bareFastify.requestsPerSecond),
+          z.bareFastify.p50Ms,
+          z.bareFastify.p99Ms,
+          z.bareFastify.errors,
+        ],
+        [
+          '/access/v1/evaluation',
+          fmt(z.evaluation.requestsPerSecond),
+          z.evaluation.p50Ms,
+          z.evaluation.p99Ms,
+          z.evaluation.errors,
+        ],
+      ]),
+      `ratio ${ratio(z.ratioVsBare)} of the bare route; batches of ${z.batch.size} at ${z.batch.connections} connections: ` +
+        `${fmt(z.batch.decisionsPerSecond)} decisions/s (p99 ${z.batch.p99Ms} ms per batch)`,
+    );
+  }
+  if (r.decide) {
+    const d = r.decide;
+    out.push(
+      '',
+      `6. decide() in process (cached token, durable record) vs Cedar statefulIsAuthorized alone: ` +
+        `${fmt(d.cedarAlone.evaluationsPerSecond)} evaluations/s (${d.cedarAlone.usPerEvaluation} µs)`,
+      formatTable([
+        ['callers', 'decisions/s', 'µs/decision', 'time vs Cedar alone'],
+        ...d.decide.map((x) => [
+          x.concurrency,
+          fmt(x.decisionsPerSecond),
+          x.usPerDecision,
+          ratio(x.ratioVsCedarAlone),
+        ]),
+      ]),
     );
   }
   for (const note of r.notes) out.push(`note: ${note}`);

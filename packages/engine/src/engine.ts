@@ -6,9 +6,13 @@ import { LogSigningKey } from './audit/log-key.js';
 import { AuditProofService } from './audit/proofs.js';
 import type { SignedHeadStore } from './audit/signed-heads.js';
 import type { EngineContext } from './context.js';
+import { AuthZenService } from './decision/authzen.js';
+import { DecisionService } from './decision/decisions.js';
 import { DelegationService } from './delegation/delegations.js';
 import { MasterKey } from './oauth/master-key.js';
 import { OAuthService } from './oauth/oauth-service.js';
+import { EntityService } from './policy/entities.js';
+import { PolicyService } from './policy/policies.js';
 import { type Clock, systemClock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
 import { AgentService } from './registry/agents.js';
@@ -28,6 +32,10 @@ export interface Engine extends EngineContext {
   explainer: AuditExplainer;
   delegations: DelegationService;
   oauth: OAuthService;
+  policies: PolicyService;
+  entities: EntityService;
+  authzen: AuthZenService;
+  decisions: DecisionService;
 }
 
 export interface EngineOptions {
@@ -53,6 +61,12 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
   const ctx: EngineContext = { store, clock, audit: new StoreAuditLog(clock) };
   const checkpoints = new CheckpointService(ctx, logKey, logOriginPrefix, signedHeads);
   const proofs = new AuditProofService(ctx, checkpoints);
+  const policies = new PolicyService(ctx);
+  const oauthService = new OAuthService(ctx, {
+    issuer: oauth.issuer ?? (() => 'http://127.0.0.1:7070'),
+    masterKey: oauth.masterKey ?? MasterKey.generate(),
+    tokenTtlSeconds: oauth.tokenTtlSeconds,
+  });
   return {
     ...ctx,
     orgs: new OrgService(ctx),
@@ -64,10 +78,15 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
     proofs,
     explainer: new AuditExplainer(ctx, proofs),
     delegations: new DelegationService(ctx),
-    oauth: new OAuthService(ctx, {
-      issuer: oauth.issuer ?? (() => 'http://127.0.0.1:7070'),
-      masterKey: oauth.masterKey ?? MasterKey.generate(),
-      tokenTtlSeconds: oauth.tokenTtlSeconds,
+    oauth: oauthService,
+    policies,
+    entities: new EntityService(ctx),
+    authzen: new AuthZenService(ctx, policies),
+    decisions: new DecisionService(ctx, {
+      ctx,
+      tokens: oauthService.tokens,
+      dpopReplay: oauthService.dpopReplay,
+      policies,
     }),
   };
 }

@@ -43,6 +43,24 @@ export interface IssuedToken {
   authorization_details: MandateAuthorizationDetail[];
 }
 
+/** What an agent asks before acting (`POST /v1/decisions`). */
+export interface ActionRequestInput {
+  action: string;
+  resource: { type: string; id: string; properties?: Record<string, unknown> };
+  dataClass?: 'public' | 'internal' | 'confidential' | 'restricted';
+  environment?: string;
+  arguments?: Record<string, unknown>;
+  context?: Record<string, unknown>;
+}
+
+export interface DecisionAnswer {
+  decision: 'allow' | 'deny' | 'approval_required';
+  reasons: Array<{ code: string; detail?: string; dimension?: string }>;
+  decisionId: string;
+  policies: string[];
+  policyVersion?: number;
+}
+
 /** An OAuth error answer of the token endpoint, as an API error with the RFC's code. */
 export class OAuthApiError extends MandateApiError {}
 
@@ -105,6 +123,32 @@ export class AgentCredentials {
       body: JSON.stringify(input),
     });
     return (await response.json()) as DelegationView;
+  }
+
+  /** Asks Mandate whether an action may run now (`POST /v1/decisions`), presenting `token`. */
+  async decide(token: IssuedToken, request: ActionRequestInput): Promise<DecisionAnswer> {
+    const path = '/v1/decisions';
+    const response = await this.call(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(await this.authorization(token, 'POST', path)) },
+      body: JSON.stringify(request),
+    });
+    return (await response.json()) as DecisionAnswer;
+  }
+
+  /** Records what happened after an allowed decision. */
+  async outcome(
+    token: IssuedToken,
+    decisionId: string,
+    outcome: { status: 'success' | 'error'; resultDigest?: string; durationMs?: number; error?: string },
+  ): Promise<{ seq: number }> {
+    const path = `/v1/decisions/${encodeURIComponent(decisionId)}/outcome`;
+    const response = await this.call(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(await this.authorization(token, 'POST', path)) },
+      body: JSON.stringify(outcome),
+    });
+    return (await response.json()) as { seq: number };
   }
 
   /** Headers that present `token` for one request: `DPoP <token>` plus a fresh proof, or Bearer. */

@@ -10,6 +10,7 @@ import type {
   Org,
   Page,
   PageOptions,
+  PolicyVersionView,
   ProofBundle,
   RegisterAgentInput,
   SigningKey,
@@ -174,6 +175,61 @@ export class MandateClient {
     revoke: (token: string) => this.request<object>('POST', '/oauth/revoke', new URLSearchParams({ token })),
     metadata: () => this.request<Record<string, unknown>>('GET', '/.well-known/oauth-authorization-server'),
     jwks: () => this.request<{ keys: Array<Record<string, string>> }>('GET', '/.well-known/jwks.json'),
+  };
+
+  /** The org's Cedar policy set, versioned. */
+  readonly policies = {
+    publish: (input: { policies: string; schema?: string; note?: string }) =>
+      this.request<PolicyVersionView>('POST', '/v1/policies', input),
+    validate: (input: { policies: string; schema?: string }) =>
+      this.request<{ valid: boolean; errors: string[]; warnings: string[] }>(
+        'POST',
+        '/v1/policies/validate',
+        input,
+      ),
+    list: (page: PageOptions = {}) =>
+      this.request<Page<PolicyVersionView> & { active: number }>('GET', '/v1/policies', undefined, {
+        ...page,
+      }),
+    get: (version: number) => this.request<PolicyVersionView>('GET', `/v1/policies/${version}`),
+    diff: (version: number, against?: number) =>
+      this.request<{ from: number; to: number; diff: string }>(
+        'GET',
+        `/v1/policies/${version}/diff`,
+        undefined,
+        {
+          against,
+        },
+      ),
+    activate: (version: number, reason: string) =>
+      this.request<PolicyVersionView>('POST', `/v1/policies/${version}/activate`, { reason }),
+  };
+
+  /** Entities the org's policies see (Cedar JSON entity format). */
+  readonly entities = {
+    put: (entities: object[]) => this.request<{ stored: number }>('PUT', '/v1/entities', { entities }),
+    list: (filter: PageOptions & { type?: string } = {}) =>
+      this.request<Page<Record<string, unknown>>>('GET', '/v1/entities', undefined, filter),
+    get: (type: string, id: string) =>
+      this.request<Record<string, unknown>>('GET', `/v1/entities/${enc(type)}/${enc(id)}`),
+    delete: (type: string, id: string) =>
+      this.request<{ deleted: boolean }>('DELETE', `/v1/entities/${enc(type)}/${enc(id)}`),
+  };
+
+  /** OpenID AuthZEN Authorization API 1.0 (a `pep` key). */
+  readonly authzen = {
+    evaluation: (request: object) =>
+      this.request<{ decision: boolean; context?: Record<string, unknown> }>(
+        'POST',
+        '/access/v1/evaluation',
+        request,
+      ),
+    evaluations: (request: object) =>
+      this.request<{ evaluations: Array<{ decision: boolean; context?: Record<string, unknown> }> }>(
+        'POST',
+        '/access/v1/evaluations',
+        request,
+      ),
   };
 
   /** The token signing keys (platform key). */

@@ -35,3 +35,15 @@ export interface RegisterAgentInput {
   expiresAt?: string;
   keys: object[];
 }
+
+/** A version of the org's Cedar policy set (0 is the built-in baseline). */
+export interface PolicyVersionView {
+  version: number;
+  hash: string;
+  policies: string;
+  schema?: string;
+  note?: string;
+  createdAt: string;
+  createdBy: { kind: string; id: string };
+  active: boolean;
+}

@@ -7,12 +7,15 @@ import type { AuditProofService } from './proofs.js';
 export type { ExplainNode };
 
 const MAX_NODES = 50;
+/** The one relation that points forward in the log: what happened after a decision. */
+const OUTCOME = 'what happened (the outcome)';
 
 /**
  * Provenance: the records a record depends on, each with its inclusion proof. For an admin
  * change: the record that created the acting key (or user) and, recursively, who created that;
- * for a change to an agent: the agent's registration. Later issues add delegations, policy,
- * risk, approval and outcome for decisions.
+ * for a change to an agent: the agent's registration; for a decision: the credential it was
+ * made with, every delegation of the chain (with its scope) and every agent's registration, the
+ * policy version in force, and the outcome recorded after it.
  */
 export class AuditExplainer {
   constructor(
@@ -38,7 +41,9 @@ export class AuditExplainer {
     const record = JSON.parse(proof.record) as AuditRecord;
     const dependsOn: ExplainNode[] = [];
     for (const [why, dependency] of await this.dependencies(orgId, record)) {
-      if (dependency.seq >= seq || visited.has(dependency.seq) || visited.size >= MAX_NODES) continue;
+      const forward = why === OUTCOME && dependency.seq > seq;
+      if ((dependency.seq >= seq && !forward) || visited.has(dependency.seq) || visited.size >= MAX_NODES)
+        continue;
       dependsOn.push(await this.node(orgId, dependency.seq, why, visited));
     }
     return { seq, relation, record, proof, dependsOn };
@@ -58,7 +63,41 @@ export class AuditExplainer {
     if (record.target.type === 'agent' && record.type !== 'agent.registered') {
       found.push(['agent was registered', await this.first(orgId, 'agent.registered', record.target.id)]);
     }
+    if (record.type === 'decision') found.push(...(await this.decisionDependencies(orgId, record)));
     return found.filter((entry): entry is [string, AuditRecord] => entry[1] !== undefined);
+  }
+
+  private async decisionDependencies(
+    orgId: string,
+    record: AuditRecord,
+  ): Promise<Array<[string, AuditRecord | undefined]>> {
+    const after = record.after as {
+      chain?: { delegations?: string[]; agents?: string[]; token?: string };
+      policyVersion?: number;
+    };
+    const found: Array<[string, AuditRecord | undefined]> = [];
+    if (after.chain?.token)
+      found.push([
+        'the credential presented',
+        await this.first(orgId, 'credential.issued', after.chain.token),
+      ]);
+    for (const id of after.chain?.delegations ?? [])
+      found.push([
+        'a delegation of the chain, with its scope',
+        await this.first(orgId, 'delegation.granted', id),
+      ]);
+    for (const id of after.chain?.agents ?? [])
+      found.push(['an agent of the chain was registered', await this.first(orgId, 'agent.registered', id)]);
+    if (after.policyVersion !== undefined && after.policyVersion > 0)
+      found.push([
+        'the policy version in force',
+        await this.first(orgId, 'policy.published', String(after.policyVersion)),
+      ]);
+    const outcome = await this.ctx.store
+      .org(orgId)
+      .listAuditRecords({ type: 'decision.outcome', decisionId: String(record.seq) }, { limit: 1 });
+    found.push([OUTCOME, outcome.items[0]]);
+    return found;
   }
 
   private async first(orgId: string, type: string, targetId: string): Promise<AuditRecord | undefined> {

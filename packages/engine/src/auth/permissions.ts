@@ -26,6 +26,12 @@ export const PERMISSIONS = {
   'credentials.introspect': ['admin', 'auditor', 'pep'],
   'credentials.revoke': ['admin'],
   'org.read': ['admin', 'operator', 'approver', 'auditor', 'pep'],
+  'policies.read': ['admin', 'operator', 'auditor'],
+  'policies.write': ['admin'],
+  'entities.read': ['admin', 'operator', 'auditor'],
+  'entities.write': ['admin', 'operator'],
+  /** Asking for decisions (AuthZEN, the native endpoint): enforcement points. */
+  'decisions.evaluate': ['admin', 'pep'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

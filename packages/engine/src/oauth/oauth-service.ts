@@ -41,7 +41,8 @@ export class OAuthService {
   readonly revocation: Revocation;
   private readonly issuer: () => string;
   private readonly assertionReplay = new MemoryReplayCache();
-  private readonly dpopReplay = new MemoryReplayCache();
+  /** Shared by every place a DPoP proof is checked (a proof is accepted once, anywhere). */
+  readonly dpopReplay = new MemoryReplayCache();
 
   constructor(
     private readonly ctx: EngineContext,

@@ -24,3 +24,27 @@ export interface RevokedToken {
   expiresAt: string;
   revokedAt: string;
 }
+
+/** One published version of an org's Cedar policy set. Versions are immutable once written. */
+export interface PolicyVersion {
+  orgId: string;
+  /** 1, 2, 3, … per org (0 is the built-in baseline, never stored). */
+  version: number;
+  /** SHA-256 (hex) of the policy text: what decision records cite. */
+  hash: string;
+  policies: string;
+  /** Cedar schema text the org declared with this version (its own entity types and actions). */
+  schema?: string;
+  createdAt: string;
+  createdBy: import('@mandate/core').Actor;
+  /** Shown when listing; why this version was published. */
+  note?: string;
+}
+
+/** An entity the org keeps for policy evaluation (Cedar's JSON entity format). */
+export interface StoredEntity {
+  uid: { type: string; id: string };
+  attrs: Record<string, unknown>;
+  parents: Array<{ type: string; id: string }>;
+  updatedAt: string;
+}

@@ -5,7 +5,9 @@ import type {
   Delegation,
   Org,
   PlatformKey,
+  PolicyVersion,
   RevokedToken,
+  StoredEntity,
   TokenSigningKeyRecord,
   User,
 } from './records.js';
@@ -125,6 +127,15 @@ export interface OrgReader {
   listCheckpoints(page: PageRequest): Promise<Page<StoredCheckpoint>>;
   /** Whether the access token with this jti was revoked (RFC 7009). */
   isTokenRevoked(jti: string): Promise<boolean>;
+  getPolicyVersion(version: number): Promise<PolicyVersion | undefined>;
+  /** Versions with number > after, ascending. */
+  listPolicyVersions(page: PageRequest): Promise<Page<PolicyVersion>>;
+  /** The version in force (absent: the built-in baseline). */
+  activePolicyVersion(): Promise<number | undefined>;
+  latestPolicyVersion(): Promise<number>;
+  getEntity(type: string, id: string): Promise<StoredEntity | undefined>;
+  /** Entities of one type (all types if absent), ordered by type then id. */
+  listEntities(type: string | undefined, page: PageRequest): Promise<Page<StoredEntity>>;
 }
 
 export interface StoredCheckpoint {
@@ -165,6 +176,13 @@ export interface OrgTransaction extends OrgReader {
   insertCheckpoint(checkpoint: StoredCheckpoint): Promise<void>;
   /** Records a revoked access token; revoking one twice keeps the first record. */
   insertRevokedToken(token: RevokedToken): Promise<void>;
+  /** Throws DuplicateError if this version number exists. */
+  insertPolicyVersion(version: PolicyVersion): Promise<void>;
+  setActivePolicyVersion(version: number): Promise<void>;
+  /** Inserts or replaces the entity with this uid. */
+  putEntity(entity: StoredEntity): Promise<void>;
+  /** True if there was one. */
+  deleteEntity(type: string, id: string): Promise<boolean>;
 }
 
 export interface OrgStore extends OrgReader {

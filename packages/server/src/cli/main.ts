@@ -4,10 +4,12 @@ import { VERSION } from '../version.js';
 import { agentCommands } from './commands/agents.js';
 import { apiKeyCommands } from './commands/api-keys.js';
 import { auditCommands } from './commands/audit.js';
+import { checkCommand } from './commands/check.js';
 import { delegationCommands } from './commands/delegations.js';
 import { initCommand } from './commands/init.js';
 import { keygenCommand } from './commands/keygen.js';
 import { orgCommands } from './commands/orgs.js';
+import { policyCommands } from './commands/policies.js';
 import { serveCommand } from './commands/serve.js';
 import { signingKeyCommands } from './commands/signing-keys.js';
 import { tokenCommands } from './commands/token.js';
@@ -40,6 +42,8 @@ auditCommands(program, globals);
 delegationCommands(program, globals);
 tokenCommands(program, globals);
 signingKeyCommands(program, globals);
+policyCommands(program, globals);
+checkCommand(program, globals);
 
 for (const command of program.commands) {
   command.exitOverride();

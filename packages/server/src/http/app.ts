@@ -22,11 +22,15 @@ import type { RouteSpec } from './route.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditLogRoutes, auditRoutes } from './routes/audit.js';
+import { authzenRoutes } from './routes/authzen.js';
+import { decisionRoutes } from './routes/decisions.js';
 import { agentDelegationRoutes, delegationRoutes } from './routes/delegations.js';
+import { entityRoutes } from './routes/entities.js';
 import { healthRoutes } from './routes/health.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { openApiDocument } from './routes/openapi.js';
 import { orgRoutes } from './routes/orgs.js';
+import { policyRoutes } from './routes/policies.js';
 import { userRoutes } from './routes/users.js';
 
 export interface AppDeps {
@@ -48,6 +52,10 @@ export function routeTable(deps: AppDeps): RouteSpec[] {
     ...delegationRoutes(deps),
     ...agentDelegationRoutes(deps),
     ...oauthRoutes(deps),
+    ...policyRoutes(deps),
+    ...entityRoutes(deps),
+    ...authzenRoutes(deps),
+    ...decisionRoutes(deps),
     ...auditRoutes(deps),
     ...auditLogRoutes(deps),
   ];
@@ -73,7 +81,8 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; r
     // Requests are logged once, at debug level, by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes,
-    routerOptions: { ignoreTrailingSlash: true },
+    // Entity ids in paths may be long (the schema allows 1024 characters): not fastify's 100.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 },
     // Errors fastify raises before routing (a URL that does not decode) get our error shape too.
     frameworkErrors: (_error, _request, reply) => {
       void (reply as FastifyReply)
@@ -180,6 +189,17 @@ async function authenticate(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<OrgPrincipal | PlatformPrincipal | AuthenticatedAgent | undefined> {
+  if (spec.auth === 'token') {
+    // The pipeline authenticates the token itself; a call without one is refused before anything is read.
+    if (!/^(DPoP|Bearer) [^\s]+$/i.test(request.headers.authorization ?? '')) {
+      reply.header('www-authenticate', 'DPoP');
+      throw new MandateError(
+        'unauthorized',
+        'token_invalid: send the agent token as Authorization: DPoP (or Bearer)',
+      );
+    }
+    return undefined;
+  }
   if (spec.auth === 'none' || spec.auth === 'client') return undefined;
   if (spec.auth === 'agent') return authenticateAgent(deps, request, reply);
   const header = request.headers.authorization;

@@ -7,10 +7,12 @@ type Infer<S> = S extends z.ZodType ? z.output<S> : undefined;
 
 /**
  * Who may call a route: an org principal (API key or OIDC user), a platform principal, an
- * agent with its own access token (`agent`), an OAuth client that authenticates inside the
- * request itself (`client`: private_key_jwt in the form body), or anyone (`none`).
+ * agent with its own key-bound access token (`agent`), an agent's access token that the
+ * decision pipeline authenticates itself (`token`: DPoP, or Bearer for an unbound token), an
+ * OAuth client that authenticates inside the request (`client`: private_key_jwt in the form
+ * body), or anyone (`none`).
  */
-export type RouteAuth = 'org' | 'platform' | 'agent' | 'client' | 'none';
+export type RouteAuth = 'org' | 'platform' | 'agent' | 'token' | 'client' | 'none';
 
 export interface RouteContext<A extends RouteAuth, P, Q, B> {
   principal: A extends 'org'

@@ -154,7 +154,48 @@ describe('bad path parameters: 400 with the parameter as field', () => {
     ['/v1/audit/events/-1', 'seq'],
     ['/v1/delegations/not-an-id', 'delegationId'],
     [`/v1/delegations/${unknownId('agent')}/tree`, 'delegationId'],
+    ['/v1/policies/latest', 'version'],
+    ['/v1/policies/-1', 'version'],
+    ['/v1/policies/1.5/diff', 'version'],
+    ['/v1/policies/1000000001', 'version'],
+    ['/v1/entities/not%20a%20type/x', 'type'],
+    ['/v1/entities/A%3A%3A/x', 'type'],
+    ['/v1/entities/1User/x', 'type'],
   ])('GET %s → field %s', async (url, field) => {
+    expectError(await t.call('GET', url, { key: t.adminKey }), 400, 'invalid_request', field);
+  });
+
+  // Path parameters as long as the schemas allow reach the route (fastify's default limit was 100),
+  // and a version is digits only (z.coerce.number read blank, hex, exponent and signed forms).
+  it('an entity id PUT accepts (up to 1024 characters) is reachable by GET and DELETE', async () => {
+    const id = 'x'.repeat(1024);
+    expectOk(
+      await t.call('PUT', '/v1/entities', {
+        key: t.adminKey,
+        body: { entities: [{ uid: { type: 'User', id } }] },
+      }),
+    );
+    expect(expectOk(await t.call('GET', `/v1/entities/User/${id}`, { key: t.adminKey })).uid).toEqual({
+      type: 'User',
+      id,
+    });
+    expectOk(await t.call('DELETE', `/v1/entities/User/${id}`, { key: t.adminKey }));
+    // One more than the schema allows is the parameter's 400, not the router's.
+    expectError(
+      await t.call('GET', `/v1/entities/User/${id}x`, { key: t.adminKey }),
+      400,
+      'invalid_request',
+      'id',
+    );
+  });
+
+  it.each([
+    ['/v1/policies/%20', 'version'],
+    ['/v1/policies/0x1', 'version'],
+    ['/v1/policies/1e0', 'version'],
+    ['/v1/policies/+1', 'version'],
+    ['/v1/policies/0/diff?against=%20', 'against'],
+  ])('GET %s → field %s (a version is digits only)', async (url, field) => {
     expectError(await t.call('GET', url, { key: t.adminKey }), 400, 'invalid_request', field);
   });
 
@@ -204,6 +245,11 @@ describe('bad query values: 400 with the parameter as field', () => {
     ['/v1/delegations?status=expired', 'status'],
     ['/v1/delegations?agent=alice', 'agent'],
     [`/v1/delegations?parent=${unknownId('user')}`, 'parent'],
+    ['/v1/policies?limit=0', 'limit'],
+    ['/v1/policies/0/diff?against=abc', 'against'],
+    ['/v1/policies/0/diff?against=-1', 'against'],
+    ['/v1/entities?type=has%20space', 'type'],
+    ['/v1/entities?limit=201', 'limit'],
   ])('GET %s → field %s', async (url, field) => {
     expectError(await t.call('GET', url, { key: t.adminKey }), 400, 'invalid_request', field);
   });
@@ -312,7 +358,7 @@ describe('authentication', () => {
 });
 
 describe('not found', () => {
-  it('404 not_found for an unknown agent, user, API key, delegation and audit event', async () => {
+  it('404 not_found for an unknown agent, user, API key, delegation, audit event, policy version and entity', async () => {
     for (const url of [
       `/v1/agents/${unknownId('agent')}`,
       `/v1/users/${unknownId('user')}`,
@@ -320,6 +366,11 @@ describe('not found', () => {
       `/v1/delegations/${unknownId('delegation')}`,
       `/v1/delegations/${unknownId('delegation')}/tree`,
       '/v1/audit/events/999999',
+      '/v1/policies/424242',
+      '/v1/policies/424242/diff',
+      '/v1/policies/0/diff?against=424242',
+      '/v1/entities/User/nobody',
+      '/v1/entities/NoSuch%3A%3AType/nobody',
     ]) {
       expectError(await t.call('GET', url, { key: t.adminKey }), 404, 'not_found');
     }
@@ -353,6 +404,10 @@ describe('no bad input yields a 500 or a stack trace', () => {
     delegationId: () => unknownId('delegation'),
     kid: () => 'A'.repeat(43),
     seq: () => '424242',
+    version: () => '424242',
+    type: () => 'NoSuch::Type',
+    id: () => 'nobody',
+    decisionId: () => '424242',
   };
 
   it('holds for every route, with no key, a garbage key, malformed params, and garbage bodies', async () => {

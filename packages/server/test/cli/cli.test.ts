@@ -115,6 +115,9 @@ const HELP_TREE: Record<string, string[]> = {
   delegations: ['grant', 'list', 'show', 'tree', 'revoke'],
   token: ['exchange', 'decode', 'introspect', 'revoke'],
   'signing-keys': ['list', 'rotate'],
+  policies: ['publish', 'validate', 'list', 'show', 'diff', 'activate'],
+  entities: ['put', 'list', 'show', 'delete'],
+  check: [],
   audit: [
     'tail',
     'show',

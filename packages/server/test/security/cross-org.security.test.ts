@@ -7,10 +7,20 @@
  * Each is called with A's admin key and B's ids in every path parameter and id-shaped body field,
  * first exhaustively, then in >= 200 seeded random variations mixing B's, A's and nobody's ids.
  *
+ * Policy versions (1, 2, …) and entity uids (`User::"alice"`) are names inside an org, not global
+ * ids: A asking for "version 3" or `Folder::"x"` with B's names must get A's own object of that
+ * name or a 404, never B's. So those names are not among B's ids (A naming them is not "asking
+ * about B"); instead every text B stores under them carries a marker (a comment in each policy
+ * version, its note, an attribute of each entity), and a leak shows as a marker in an answer.
+ * Decisions too: every policy B publishes permits everything and B's entities carry the attribute
+ * A's policies ask for (PROBE_CLEARANCE), while nothing A stores or sends does; so an AuthZEN
+ * allow in A means B's policies or entities were used.
+ *
  * How we know the probe can fail: instead of editing src by hand and reverting (other work shares
  * this tree), the block "the probe is not vacuous" at the end breaks the store at run time:
- * SqliteOrgReader.getAgent / getUser / getApiKey / getAuditCanonical made to ignore org_id, and
- * SqliteOrgTransaction.updateAgent made to write under the agent's own org. For each, the same
+ * SqliteOrgReader.getAgent / getUser / getApiKey / getAuditCanonical / getPolicyVersion / getEntity
+ * made to ignore org_id, SqliteOrgTransaction.updateAgent made to write under the agent's own org,
+ * and decisions taken with B's active policy. For each, the same
  * probe must report (printed while writing this: e.g. "GET /v1/agents/agt_… → 200: answer
  * contains B's org_…, usr_…, orgb-agent-…" and "B state changed (API): $.agents.0.description:
  * '' → 'changed by probe'"). The original methods are restored in `finally`; src is never edited.
@@ -33,7 +43,9 @@ import {
   listAll,
   nobodysId,
   orgIdsIn,
+  PROBE_CLEARANCE,
   pathParamsOf,
+  probePolicies,
   REQUEST_GENERATORS,
   type RequestParts,
   Rng,
@@ -46,7 +58,18 @@ import {
 } from './helpers.js';
 
 const SEED = Number(process.env.MANDATE_SECURITY_SEED ?? 20_240_611);
-const PARAM_KINDS: readonly IdKind[] = ['agentId', 'userId', 'keyId', 'kid', 'seq', 'orgId', 'delegationId'];
+const PARAM_KINDS: readonly IdKind[] = [
+  'agentId',
+  'userId',
+  'keyId',
+  'kid',
+  'seq',
+  'orgId',
+  'delegationId',
+  'version',
+  'type',
+  'id',
+];
 
 interface OrgWorld {
   orgId: string;
@@ -58,6 +81,18 @@ interface OrgWorld {
   /** The ids among the markers (their presence in a request path or body means "asks about B"). */
   ids: string[];
 }
+
+/** A PUT /v1/entities body: every (type, id) pair, each with `attrs(type, id)`. */
+const entitiesOf = (
+  types: string[],
+  ids: string[],
+  attrs: (type: string, id: string) => Record<string, unknown>,
+  parents: (type: string) => Array<{ type: string; id: string }> = () => [],
+) => ({
+  entities: types.flatMap((type) =>
+    ids.map((id) => ({ uid: { type, id }, attrs: attrs(type, id), parents: parents(type) })),
+  ),
+});
 
 async function auditSeqs(t: TestApp, key: string): Promise<string[]> {
   return (await listAll(t, key, '/v1/audit/events')).map((event) => String(event.seq));
@@ -124,6 +159,51 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
       'update B user',
     );
   }
+  // Policy versions 1..6, each permitting everything and marked (text and note); then 2 is made
+  // active again, so that B's active version is neither its first nor its last.
+  const policyMarkers: string[] = [];
+  const versions = ['0'];
+  for (let i = 0; i < 6; i++) {
+    const label = uniqueName('orgb-policy');
+    const note = uniqueName('orgb-note');
+    policyMarkers.push(label, note);
+    const published = expectStatus(
+      await t.call('POST', '/v1/policies', {
+        key: adminKey,
+        body: { policies: `// ${label}\npermit (principal, action, resource);\n`, note },
+      }),
+      201,
+      'publish B policies',
+    );
+    versions.push(String(published.version));
+  }
+  expectStatus(
+    await t.call('POST', '/v1/policies/2/activate', { key: adminKey, body: { reason: 'b rollback' } }),
+    200,
+    'activate B version 2',
+  );
+  // Entities: every (type, id) pair of B's names exists in B, each with a marked attribute and the
+  // clearance A's policies ask for; users and secrets sit in a folder.
+  const entityTypes = ['User', 'Folder', 'OrgB::Secret'];
+  const entityIds = [uniqueName('bent'), `${uniqueName('bent')} with/slash`];
+  const attrMarkers: string[] = [];
+  expectStatus(
+    await t.call('PUT', '/v1/entities', {
+      key: adminKey,
+      body: entitiesOf(
+        entityTypes,
+        entityIds,
+        () => {
+          const marker = uniqueName('orgb-attr');
+          attrMarkers.push(marker);
+          return { secret: marker, [PROBE_CLEARANCE.attr]: PROBE_CLEARANCE.value };
+        },
+        (type) => (type === 'Folder' ? [] : [{ type: 'Folder', id: entityIds[0] as string }]),
+      ),
+    }),
+    200,
+    'put B entities',
+  );
   const kids = agents.flatMap((agent) => agent.keys.map((key: any) => key.kid as string));
   const ids = [
     orgId,
@@ -142,6 +222,8 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     ...keys.map((k) => k.view.name),
     delegationPurpose,
     ...agents.flatMap((a) => a.keys.map((k: any) => k.jwk.x as string)),
+    ...policyMarkers,
+    ...attrMarkers,
   ];
   return {
     orgId,
@@ -154,6 +236,9 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
       seq: await auditSeqs(t, adminKey),
       orgId: [orgId],
       delegationId: [delegation.id],
+      version: versions,
+      type: entityTypes,
+      id: entityIds,
     },
     markers,
     ids,
@@ -177,6 +262,26 @@ async function seedOrgA(
   const key = await createKey(t, caller.secret, ['auditor'], { name: 'a auditor' });
   // Rooted at the user who owns the agent (never offboarded by the probe: they own a live agent).
   const delegation = await createDelegation(t, caller.secret, agent.id, users[0].id);
+  // One policy version of A's own (it permits only PROBE_CLEARANCE, which nothing of A's has),
+  // and a few entities (names of A's own; none carries the clearance).
+  expectStatus(
+    await t.call('POST', '/v1/policies', {
+      key: caller.secret,
+      body: { policies: probePolicies('a-policy'), note: 'a note' },
+    }),
+    201,
+    'publish A policies',
+  );
+  const entityTypes = ['User', 'Doc'];
+  const entityIds = ['a-alice', 'a-report'];
+  expectStatus(
+    await t.call('PUT', '/v1/entities', {
+      key: caller.secret,
+      body: entitiesOf(entityTypes, entityIds, (type, id) => ({ name: `${type} ${id} of A` })),
+    }),
+    200,
+    'put A entities',
+  );
   return {
     orgId: t.defaultOrgId,
     adminKey: caller.secret,
@@ -189,6 +294,9 @@ async function seedOrgA(
       seq: await auditSeqs(t, caller.secret),
       orgId: [t.defaultOrgId],
       delegationId: [delegation.id],
+      version: ['0', '1'],
+      type: entityTypes,
+      id: entityIds,
     },
     markers: [],
     ids: [],
@@ -252,6 +360,22 @@ async function probeCrossOrg(
     const bodyText = JSON.stringify(body ?? null);
     const asksAboutB = b.ids.some((id) => path.includes(id) || bodyText.includes(id));
     if (asksAboutB && response.status < 400) findings.push(`${where}: a request naming B's object succeeded`);
+    // Nothing of A's permits (see the top of the file): an allow was decided with B's data.
+    if (route.url.startsWith('/access/v1/search/') && response.status < 300) {
+      // A search finds what is allowed: anything found, or any candidate, came from B.
+      if (response.body?.results?.length !== 0 || response.body?.context?.candidates !== 0)
+        findings.push(
+          `${where}: found, which only B's entities or policies could give: ${response.text.slice(0, 300)}`,
+        );
+    } else if (route.url.startsWith('/access/') && response.status < 300) {
+      const decisions = Array.isArray(response.body?.evaluations)
+        ? response.body.evaluations
+        : [response.body];
+      if (decisions.some((d: any) => d?.decision !== false))
+        findings.push(
+          `${where}: allowed, which only B's policies or entities allow: ${response.text.slice(0, 300)}`,
+        );
+    }
     return response;
   };
 
@@ -321,6 +445,34 @@ describe('cross-org isolation', () => {
   it('B is larger than A where it matters, so that an unscoped read by sequence number would show', () => {
     expect(b.pool.seq.length).toBeGreaterThan(a.pool.seq.length);
     expect(b.pool.kid.length).toBeGreaterThanOrEqual(6);
+    // B has policy versions A does not (an unscoped read of version N would find B's).
+    expect(b.pool.version.length).toBeGreaterThan(a.pool.version.length + 2);
+  });
+
+  it("B's policy texts and entities hold its markers, and B's own key reaches them (the markers are live)", async () => {
+    const last = b.pool.version[b.pool.version.length - 1] as string;
+    const version = await t.call('GET', `/v1/policies/${last}`, { key: b.adminKey });
+    expect(version.status, version.text).toBe(200);
+    // Its label and note (and the id of B's admin key, who published it).
+    expect(b.markers.filter((m) => version.text.includes(m)).length).toBeGreaterThanOrEqual(3);
+    for (const type of b.pool.type) {
+      for (const id of b.pool.id) {
+        const url = `/v1/entities/${encodeURIComponent(type)}/${encodeURIComponent(id)}`;
+        const entity = await t.call('GET', url, { key: b.adminKey });
+        expect([entity.status, entity.body?.uid], `${url} ${entity.text}`).toEqual([200, { type, id }]);
+        expect(b.markers.some((m) => entity.text.includes(m))).toBe(true);
+      }
+    }
+    // With B's policies and entities an evaluation is an allow (so the probe's deny check can fire).
+    const decision = await t.call('POST', '/access/v1/evaluation', {
+      key: b.adminKey,
+      body: {
+        subject: { type: 'User', id: b.pool.id[0] },
+        action: { name: 'read' },
+        resource: { type: 'OrgB::Secret', id: b.pool.id[1] },
+      },
+    });
+    expect([decision.status, decision.body?.decision], decision.text).toEqual([200, true]);
   });
 
   it('direct reads of B objects by id answer 404 with no trace of B', async () => {
@@ -372,6 +524,110 @@ describe('cross-org isolation', () => {
     expect(foreign.text).toBe(nobody.text);
   });
 
+  it("A asking for B's policy versions and entities by name gets its own object of that name or a 404, never B's", async () => {
+    const key = a.adminKey;
+    const leaks = (text: string) => b.markers.filter((m) => text.includes(m));
+    const aVersions = new Map(
+      (await listAll(t, key, '/v1/policies')).map((v) => [String(v.version), v] as const),
+    );
+    expect([...aVersions.keys()]).toEqual(a.pool.version);
+    const nobody = await t.call('GET', `/v1/policies/${nobodysId('version')}`, { key });
+    expect([nobody.status, nobody.body?.error?.code]).toEqual([404, 'not_found']);
+    for (const version of b.pool.version) {
+      const mine = aVersions.get(version);
+      const shown = await t.call('GET', `/v1/policies/${version}`, { key });
+      expect(leaks(shown.text), `version ${version}`).toEqual([]);
+      if (mine) {
+        // A's own version with that number: A's text and hash.
+        expect([shown.status, shown.body.hash, shown.body.policies]).toEqual([200, mine.hash, mine.policies]);
+      } else {
+        // The same 404 as a version that exists nowhere (no existence oracle).
+        expect(shown.text, `version ${version}`).toBe(nobody.text);
+      }
+      const diff = await t.call('GET', `/v1/policies/${version}/diff?against=0`, { key });
+      expect(leaks(diff.text), `diff ${version}`).toEqual([]);
+      expect(diff.status, diff.text).toBe(mine ? 200 : 404);
+      const back = await t.call('GET', `/v1/policies/1/diff?against=${version}`, { key });
+      expect(leaks(back.text), `diff against ${version}`).toEqual([]);
+      expect(back.status, back.text).toBe(mine ? 200 : 404);
+      if (!mine) {
+        const activate = await t.call('POST', `/v1/policies/${version}/activate`, {
+          key,
+          body: { reason: 'probe' },
+        });
+        expect([activate.status, activate.body?.error?.code], activate.text).toEqual([404, 'not_found']);
+      }
+    }
+    // A's list holds A's versions only, and A's active one is still A's.
+    const list = await t.call('GET', '/v1/policies?limit=200', { key });
+    expect(leaks(list.text)).toEqual([]);
+    expect([list.body.active, list.body.items.map((v: any) => String(v.version))]).toEqual([
+      1,
+      a.pool.version,
+    ]);
+
+    // Entities: none of B's names exists in A; the same 404 as a uid that names nothing.
+    const nothing = await t.call(
+      'GET',
+      `/v1/entities/${encodeURIComponent(nobodysId('type'))}/${encodeURIComponent(nobodysId('id'))}`,
+      { key },
+    );
+    expect([nothing.status, nothing.body?.error?.code]).toEqual([404, 'not_found']);
+    for (const type of b.pool.type) {
+      for (const id of b.pool.id) {
+        const url = `/v1/entities/${encodeURIComponent(type)}/${encodeURIComponent(id)}`;
+        const shown = await t.call('GET', url, { key });
+        expect(shown.text, url).toBe(nothing.text);
+        const removed = await t.call('DELETE', url, { key });
+        expect(removed.text, url).toBe(nothing.text);
+      }
+      const listed = await t.call('GET', `/v1/entities?type=${encodeURIComponent(type)}&limit=200`, { key });
+      expect(leaks(listed.text), type).toEqual([]);
+      expect(
+        listed.body.items.map((e: any) => e.uid),
+        type,
+      ).toEqual(a.pool.type.includes(type) ? a.pool.id.map((id) => ({ type, id })) : []);
+    }
+    expect(leaks((await t.call('GET', '/v1/entities?limit=200', { key })).text)).toEqual([]);
+
+    // Decisions in A about B's names use A's policies and A's entities: B permits everything and
+    // B's entities carry the clearance A's policy asks for, yet A's answer is a deny.
+    const asks = b.pool.type.flatMap((type) =>
+      b.pool.id.map((id) => ({
+        subject: { type, id },
+        action: { name: 'read' },
+        resource: { type: 'OrgB::Secret', id: b.pool.id[0] as string },
+      })),
+    );
+    for (const ask of asks) {
+      const r = await t.call('POST', '/access/v1/evaluation', { key, body: ask });
+      expect([r.status, r.body?.decision, r.body?.context?.reason], r.text).toEqual([
+        200,
+        false,
+        'no_policy_permits',
+      ]);
+    }
+    const batch = await t.call('POST', '/access/v1/evaluations', {
+      key,
+      body: { evaluations: asks, options: { evaluations_semantic: 'permit_on_first_permit' } },
+    });
+    expect(batch.status, batch.text).toBe(200);
+    expect(batch.body.evaluations.map((d: any) => d.decision)).toEqual(asks.map(() => false));
+    // ...while A's policy is live: the clearance sent as a property is an allow.
+    const control = await t.call('POST', '/access/v1/evaluation', {
+      key,
+      body: {
+        ...asks[0],
+        subject: { ...asks[0]?.subject, properties: { [PROBE_CLEARANCE.attr]: PROBE_CLEARANCE.value } },
+      },
+    });
+    expect([control.status, control.body?.decision], control.text).toEqual([200, true]);
+    // A's decision records hold nothing of B's either.
+    const decisions = await t.call('GET', '/v1/audit/events?type=decision&limit=200', { key });
+    expect(decisions.body.items.length).toBeGreaterThanOrEqual(asks.length * 2 + 1);
+    expect(leaks(decisions.text)).toEqual([]);
+  });
+
   it("A reaches its own objects through the same routes (the probe's 404s are scoping, not broken URLs)", async () => {
     const key = a.adminKey;
     // Mirror every route that has path parameters, with A's own ids: never a 404, never a 5xx.
@@ -381,6 +637,26 @@ describe('cross-org isolation', () => {
     const apiKey = await createKey(t, key, ['pep'], { name: 'mirror key' });
     // Rooted at the owner (the mirror offboards `other`, which would revoke it first).
     const delegation = await createDelegation(t, key, agent.id, owner.id);
+    // Two more policy versions: the mirror shows, diffs and activates the earlier (not active) one.
+    const publish = async (label: string) =>
+      expectStatus(
+        await t.call('POST', '/v1/policies', { key, body: { policies: probePolicies(label) } }),
+        201,
+        'publish',
+      ).version as number;
+    const mirrorLabel = uniqueName('mirror-policy');
+    const ownVersion = await publish(mirrorLabel);
+    await publish(uniqueName('mirror-later'));
+    // An entity of A's own, with a namespaced type and an id that needs encoding in a path.
+    const ownEntity = { type: 'Mirror::Doc', id: `${uniqueName('mirror doc')}/ü?#%` };
+    expectStatus(
+      await t.call('PUT', '/v1/entities', {
+        key,
+        body: { entities: [{ uid: ownEntity, attrs: { title: 'mirror' } }] },
+      }),
+      200,
+      'put',
+    );
     const own: Record<IdKind, string> = {
       agentId: agent.id,
       userId: other.id,
@@ -389,7 +665,20 @@ describe('cross-org isolation', () => {
       seq: '0',
       orgId: t.defaultOrgId,
       delegationId: delegation.id,
+      version: String(ownVersion),
+      type: ownEntity.type,
+      id: ownEntity.id,
     };
+    // A's own version and entity, by name, are A's.
+    const shown = await t.call('GET', `/v1/policies/${ownVersion}`, { key });
+    expect([shown.status, shown.body.policies.includes(mirrorLabel)], shown.text).toEqual([200, true]);
+    const entityUrl = `/v1/entities/${encodeURIComponent(ownEntity.type)}/${encodeURIComponent(ownEntity.id)}`;
+    const entity = await t.call('GET', entityUrl, { key });
+    expect([entity.status, entity.body?.uid, entity.body?.attrs], entity.text).toEqual([
+      200,
+      ownEntity,
+      { title: 'mirror' },
+    ]);
     const ownGen: Gen = {
       rng: new Rng(1),
       id: (kind) => (kind === 'userId' ? other.id : own[kind]),
@@ -409,7 +698,11 @@ describe('cross-org isolation', () => {
       if (route.method === 'GET') expect(response.status, `${routeName(route)} ${response.text}`).toBe(200);
       mirrored++;
     }
-    expect(mirrored).toBeGreaterThanOrEqual(18);
+    expect(mirrored).toBeGreaterThanOrEqual(24);
+    // The mirror activated the earlier version and deleted the entity (both A's own).
+    const policies = await t.call('GET', '/v1/policies?limit=200', { key });
+    expect(policies.body.active).toBe(ownVersion);
+    expect((await t.call('GET', entityUrl, { key })).status).toBe(404);
 
     // The body-level counterparts: A's own user as owner is accepted where B's is refused.
     const registered = await t.call('POST', '/v1/agents', {
@@ -498,6 +791,13 @@ describe('cross-org isolation', () => {
     expect(bDelegations.map((x) => [x.id, x.status, x.live])).toEqual([
       [b.pool.delegationId[0], 'active', true],
     ]);
+    const bPolicies = await t.call('GET', '/v1/policies?limit=200', { key: b.adminKey });
+    expect([bPolicies.body.active, bPolicies.body.items.map((v: any) => String(v.version))]).toEqual([
+      2,
+      b.pool.version,
+    ]);
+    const bEntities = await listAll(t, b.adminKey, '/v1/entities');
+    expect(bEntities).toHaveLength(b.pool.type.length * b.pool.id.length);
   });
 });
 
@@ -517,7 +817,23 @@ describe('the probe is not vacuous', () => {
       return row ? JSON.parse(row.doc) : undefined;
     };
 
-  const mutations: Array<{ name: string; patch: Array<[Proto, string, unknown]>; expect: RegExp }> = [
+  /** A read by (part of) the primary key that forgot org_id, and prefers another org's row. */
+  const foreignFirst = (table: string, where: string) =>
+    async function (this: { db: any; orgId: string }, ...args: unknown[]) {
+      const rows = this.db.prepare(`SELECT org_id, doc FROM ${table} WHERE ${where}`).all(...args) as {
+        org_id: string;
+        doc: string;
+      }[];
+      const row = rows.find((r) => r.org_id !== this.orgId) ?? rows[0];
+      return row ? JSON.parse(row.doc) : undefined;
+    };
+
+  type Patch = Array<[Proto, string, unknown]>;
+  const mutations: Array<{
+    name: string;
+    patch: Patch | ((t: TestApp, b: OrgWorld) => Patch);
+    expect: RegExp;
+  }> = [
     {
       name: 'getAgent ignores org_id',
       patch: [[reader, 'getAgent', unscopedDoc('agents')]],
@@ -581,12 +897,31 @@ describe('the probe is not vacuous', () => {
       ],
       expect: /^B state changed \((API|rows)\)/,
     },
+    {
+      name: 'getPolicyVersion ignores org_id',
+      patch: [[reader, 'getPolicyVersion', foreignFirst('policy_versions', 'version = ?')]],
+      expect: /GET \/v1\/policies\/\d+ → 200: answer contains B's/,
+    },
+    {
+      name: 'getEntity ignores org_id',
+      patch: [[reader, 'getEntity', foreignFirst('entities', 'type = ? AND id = ?')]],
+      expect: /GET \/v1\/entities\/\S+ → 200: answer contains B's/,
+    },
+    {
+      name: "decisions are taken with another org's active policy",
+      patch: (t, b) => {
+        const policies = t.engine.policies as unknown as Proto & { active: (orgId: string) => unknown };
+        const original = policies.active;
+        return [[policies, 'active', (_orgId: string) => original.call(policies, b.orgId)]];
+      },
+      expect: /POST \/access\/v1\/evaluations? .*→ 200: allowed, which only B's/,
+    },
   ];
 
   for (const mutation of mutations) {
     it(`reports a store where ${mutation.name}`, async () => {
       const t = await startTestApp();
-      const saved = mutation.patch.map(([proto, name]) => [proto, name, proto[name]] as const);
+      let saved: Array<readonly [Proto, string, unknown]> = [];
       try {
         // The patched prototypes are the ones the app uses.
         expect(Object.getPrototypeOf(Object.getPrototypeOf(t.engine.store.org(t.defaultOrgId)))).toBe(
@@ -594,7 +929,9 @@ describe('the probe is not vacuous', () => {
         );
         const b = await seedOrgB(t);
         const a = await seedOrgA(t);
-        for (const [proto, name, replacement] of mutation.patch) proto[name] = replacement;
+        const patch = typeof mutation.patch === 'function' ? mutation.patch(t, b) : mutation.patch;
+        saved = patch.map(([proto, name]) => [proto, name, proto[name]] as const);
+        for (const [proto, name, replacement] of patch) proto[name] = replacement;
         const result = await probeCrossOrg(t, a, b, { randomCalls: 20, seed: SEED });
         expect(result.findings.length).toBeGreaterThan(0);
         expect(

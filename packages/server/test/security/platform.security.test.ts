@@ -1,8 +1,9 @@
 /**
  * The two kinds of principal stay apart: org keys (even admin, even holding every role) never
- * reach platform routes, the platform key never acts inside an org, and only three routes answer
- * without a credential. Routes are enumerated from the route table, and the table is checked
- * against what Fastify actually serves, so a route added outside it would fail here too.
+ * reach platform routes, the platform key never acts inside an org, and only health, OpenAPI and
+ * the discovery documents (OAuth, JWKS, AuthZEN) answer without a credential. Routes are
+ * enumerated from the route table, and the table is checked against what Fastify actually
+ * serves, so a route added outside it would fail here too.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../harness.js';
@@ -77,8 +78,9 @@ describe('the route table is what is served', () => {
     expect(served).toEqual(t.routes.map(routeName).sort());
   });
 
-  it('routes without authentication are exactly health, OpenAPI and the OAuth discovery documents', () => {
+  it('routes without authentication are exactly health, OpenAPI and the OAuth and AuthZEN discovery documents', () => {
     expect(openRoutes.map(routeName).sort()).toEqual([
+      'GET /.well-known/authzen-configuration',
       'GET /.well-known/jwks.json',
       'GET /.well-known/oauth-authorization-server',
       'GET /healthz',
@@ -88,12 +90,17 @@ describe('the route table is what is served', () => {
     expect(platformRoutes.length).toBeGreaterThanOrEqual(4);
     expect(orgRoutes.length).toBeGreaterThanOrEqual(24);
     expect(
-      t.routes.every((route) => ['org', 'platform', 'agent', 'client', 'none'].includes(route.auth)),
+      t.routes.every((route) => ['org', 'platform', 'agent', 'token', 'client', 'none'].includes(route.auth)),
     ).toBe(true);
-    // Routes that authenticate an agent (its access token) or an OAuth client (private_key_jwt):
-    expect(t.routes.filter((r) => r.auth === 'agent').map(routeName)).toEqual([
-      'POST /v1/delegations/:delegationId/redelegate',
-    ]);
+    // Routes that authenticate an agent (its access token; `token`: the decision pipeline checks
+    // the token itself) or an OAuth client (private_key_jwt):
+    expect(
+      t.routes
+        .filter((r) => r.auth === 'agent')
+        .map(routeName)
+        .sort(),
+    ).toEqual(['POST /v1/decisions/:decisionId/outcome', 'POST /v1/delegations/:delegationId/redelegate']);
+    expect(t.routes.filter((r) => r.auth === 'token').map(routeName)).toEqual(['POST /v1/decisions']);
     expect(
       t.routes
         .filter((r) => r.auth === 'client')
@@ -102,16 +109,19 @@ describe('the route table is what is served', () => {
     ).toEqual(['POST /oauth/revoke', 'POST /oauth/token']);
   });
 
-  it.each(t.routes.filter((r) => r.auth === 'agent').map((route) => [routeName(route), route] as const))(
-    '%s answers 401 without an agent token, with an API key, and with a garbage token',
-    async (_n, route) => {
-      const url = fillUrl(route.url, { delegationId: nobodysId('delegationId') });
-      for (const key of [undefined, t.adminKey, t.platformKey, 'garbage']) {
-        const response = await t.call(route.method, url, { key, body: {} });
-        expect([response.status, response.body?.error?.code], response.text).toEqual([401, 'unauthorized']);
-      }
-    },
-  );
+  it.each(
+    t.routes
+      .filter((r) => r.auth === 'agent' || r.auth === 'token')
+      .map((route) => [routeName(route), route] as const),
+  )('%s answers 401 without an agent token, with an API key, and with a garbage token', async (_n, route) => {
+    const url = fillUrl(route.url, { delegationId: nobodysId('delegationId'), decisionId: '424242' });
+    // A well-formed body: what is refused is the credential, whatever the route checks first.
+    const { body } = await requestFromSchemas(route, gen);
+    for (const key of [undefined, t.adminKey, t.platformKey, 'garbage']) {
+      const response = await t.call(route.method, url, { key, body: body ?? {} });
+      expect([response.status, response.body?.error?.code], response.text).toEqual([401, 'unauthorized']);
+    }
+  });
 
   it.each(t.routes.filter((r) => r.auth === 'client').map((route) => [routeName(route), route] as const))(
     '%s answers 401 invalid_client without a client assertion',
@@ -129,6 +139,33 @@ describe('the route table is what is served', () => {
       expect((await t.call(route.method, route.url)).status).toBe(200);
     },
   );
+
+  it('the AuthZEN metadata names this PDP and its evaluation and search endpoints, and nothing of any org', async () => {
+    const response = await t.call('GET', '/.well-known/authzen-configuration');
+    expect([response.status, response.body], response.text).toEqual([
+      200,
+      {
+        policy_decision_point: expect.any(String),
+        access_evaluation_endpoint: `${response.body.policy_decision_point}/access/v1/evaluation`,
+        access_evaluations_endpoint: `${response.body.policy_decision_point}/access/v1/evaluations`,
+        search_subject_endpoint: `${response.body.policy_decision_point}/access/v1/search/subject`,
+        search_resource_endpoint: `${response.body.policy_decision_point}/access/v1/search/resource`,
+        search_action_endpoint: `${response.body.policy_decision_point}/access/v1/search/action`,
+      },
+    ]);
+    expect(response.text).not.toMatch(/org_[0-9A-Z]{26}/);
+    // Every endpoint it names wants a credential.
+    for (const url of [
+      '/access/v1/evaluation',
+      '/access/v1/evaluations',
+      '/access/v1/search/subject',
+      '/access/v1/search/resource',
+      '/access/v1/search/action',
+    ]) {
+      const refused = await t.call('POST', url, { body: {} });
+      expect([refused.status, refused.body?.error?.code], refused.text).toEqual([401, 'unauthorized']);
+    }
+  });
 
   it.each([...orgRoutes, ...platformRoutes].map((route) => [routeName(route), route] as const))(
     '%s answers 401 without a credential, and with a garbage one',

@@ -29,8 +29,12 @@ const READERS: Role[] = ['admin', 'operator', 'approver', 'auditor'];
 const WRITERS: Role[] = ['admin', 'operator'];
 const ADMIN: Role[] = ['admin'];
 const AUDIT: Role[] = ['admin', 'auditor'];
+/** Policies and entities are read by those who write or review them, never by approvers or peps. */
+const POLICY_READERS: Role[] = ['admin', 'operator', 'auditor'];
+/** Decisions are asked for by enforcement points (and the admin), nobody else. */
+const DECIDERS: Role[] = ['admin', 'pep'];
 
-/** Our own statement of the rules: route (or route#variant) → roles allowed. pep: nothing here. */
+/** Our own statement of the rules: route (or route#variant) → roles allowed. pep: decisions only. */
 const EXPECTED: Record<string, Role[]> = {
   'POST /v1/agents': WRITERS,
   'GET /v1/agents': READERS,
@@ -74,6 +78,24 @@ const EXPECTED: Record<string, Role[]> = {
   'GET /v1/delegations/:delegationId': READERS,
   'GET /v1/delegations/:delegationId/tree': READERS,
   'POST /v1/delegations/:delegationId/revoke': ADMIN,
+  // The org's Cedar policy set: read by admin, operator, auditor; written (and checked) by admin.
+  'POST /v1/policies': ADMIN,
+  'POST /v1/policies/validate': ADMIN,
+  'GET /v1/policies': POLICY_READERS,
+  'GET /v1/policies/:version': POLICY_READERS,
+  'GET /v1/policies/:version/diff': POLICY_READERS,
+  'POST /v1/policies/:version/activate': ADMIN,
+  // The org's entities: read by admin, operator, auditor; written by admin and operator.
+  'PUT /v1/entities': WRITERS,
+  'GET /v1/entities': POLICY_READERS,
+  'GET /v1/entities/:type/:id': POLICY_READERS,
+  'DELETE /v1/entities/:type/:id': WRITERS,
+  // AuthZEN decisions.
+  'POST /access/v1/evaluation': DECIDERS,
+  'POST /access/v1/evaluations': DECIDERS,
+  'POST /access/v1/search/subject': DECIDERS,
+  'POST /access/v1/search/resource': DECIDERS,
+  'POST /access/v1/search/action': DECIDERS,
 };
 
 /**
@@ -115,6 +137,38 @@ const agentIn = (state: 'pending' | 'active' | 'suspended', keyCount = 1) =>
 
 /** A fresh active delegation (an admin grants a fresh active agent for the owner). */
 const delegationIn = async () => createDelegation(t, admin, (await agentIn('active')).id, owner.id);
+
+/** An admin publishes a fresh policy version (it becomes the active one); returns its number. */
+async function publishedVersion(): Promise<number> {
+  const response = await t.call('POST', '/v1/policies', {
+    key: admin,
+    body: {
+      policies: `// ${uniqueName('roles')}\npermit (principal, action == Action::"read", resource);\n`,
+      note: 'roles fixture',
+    },
+  });
+  expect(response.status, response.text).toBe(201);
+  return response.body.version as number;
+}
+
+/** An admin stores a fresh entity (namespaced type: the path carries it URL-encoded). */
+async function storedEntity(): Promise<{ type: string; id: string }> {
+  const uid = { type: 'Roles::Doc', id: uniqueName('doc') };
+  const response = await t.call('PUT', '/v1/entities', {
+    key: admin,
+    body: { entities: [{ uid, attrs: { title: 'fixture' }, parents: [{ type: 'Roles::Folder', id: 'f' }] }] },
+  });
+  expect(response.status, response.text).toBe(200);
+  return uid;
+}
+
+/** A well-formed AuthZEN request (the answer may be a deny: what is tested is who may ask). */
+const authzenRequest = () => ({
+  subject: { type: 'User', id: 'alice', properties: { department: 'sales' } },
+  action: { name: 'read' },
+  resource: { type: 'Doc', id: uniqueName('doc') },
+  context: { time: '2024-06-11T10:00:00Z' },
+});
 
 /** Fresh objects for one call, so that an allowed call can succeed (not a 409 from earlier calls). */
 const FIXTURES: Record<string, () => Promise<Request>> = {
@@ -223,6 +277,81 @@ const FIXTURES: Record<string, () => Promise<Request>> = {
     params: { delegationId: (await delegationIn()).id },
     body: { reason: 'done' },
   }),
+  'POST /v1/policies': async () => ({
+    body: {
+      policies: `// ${uniqueName('roles')}\nforbid (principal, action == Action::"delete", resource);\n`,
+    },
+  }),
+  'POST /v1/policies/validate': async () => ({
+    body: { policies: 'permit (principal, action == Action::"read", resource);' },
+  }),
+  'GET /v1/policies': async () => ({}),
+  'GET /v1/policies/:version': async () => ({ params: { version: String(await publishedVersion()) } }),
+  'GET /v1/policies/:version/diff': async () => ({
+    params: { version: String(await publishedVersion()) },
+    query: { against: '0' },
+  }),
+  // Two fresh versions; the later is active, so activating the earlier one is a change (not a 409).
+  'POST /v1/policies/:version/activate': async () => {
+    const earlier = await publishedVersion();
+    await publishedVersion();
+    return { params: { version: String(earlier) }, body: { reason: 'roll back' } };
+  },
+  'PUT /v1/entities': async () => ({
+    body: {
+      entities: [
+        { uid: { type: 'User', id: uniqueName('user') }, attrs: { department: 'sales' } },
+        { uid: { type: 'Roles::Folder', id: uniqueName('folder') }, parents: [] },
+      ],
+    },
+  }),
+  'GET /v1/entities': async () => ({ query: { type: 'Roles::Doc' } }),
+  'GET /v1/entities/:type/:id': async () => ({ params: await storedEntity() }),
+  'DELETE /v1/entities/:type/:id': async () => ({ params: await storedEntity() }),
+  'POST /access/v1/evaluation': async () => ({ body: authzenRequest() }),
+  'POST /access/v1/search/subject': async () => ({
+    body: {
+      subject: { type: 'User' },
+      action: { name: 'read' },
+      resource: { type: 'Doc', id: uniqueName('doc') },
+    },
+  }),
+  'POST /access/v1/search/resource': async () => ({
+    body: {
+      subject: { type: 'User', id: uniqueName('user') },
+      action: { name: 'read' },
+      resource: { type: 'Doc' },
+    },
+  }),
+  'POST /access/v1/search/action': async () => {
+    // An action search needs the actions the active version's schema declares.
+    const published = await t.call('POST', '/v1/policies', {
+      key: admin,
+      body: {
+        policies: 'permit (principal, action == Action::"read", resource);',
+        schema: 'entity User; entity Doc; action read, write appliesTo { principal: User, resource: Doc };',
+      },
+    });
+    if (published.status !== 201) throw new Error(`publish for the action search: ${published.text}`);
+    return {
+      body: { subject: { type: 'User', id: uniqueName('user') }, resource: { type: 'Doc', id: 'd' } },
+    };
+  },
+  'POST /access/v1/evaluations': async () => {
+    const { subject, action, context } = authzenRequest();
+    return {
+      body: {
+        subject,
+        action,
+        context,
+        evaluations: [
+          { resource: { type: 'Doc', id: uniqueName('doc') } },
+          { action: { name: 'write' }, resource: { type: 'Doc', id: uniqueName('doc') } },
+        ],
+        options: { evaluations_semantic: 'execute_all' },
+      },
+    };
+  },
 };
 
 const orgRoutes = t.routes.filter((route) => route.auth === 'org');

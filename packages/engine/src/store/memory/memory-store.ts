@@ -13,7 +13,9 @@ import type {
   Delegation,
   Org,
   PlatformKey,
+  PolicyVersion,
   RevokedToken,
+  StoredEntity,
   TokenSigningKeyRecord,
   User,
 } from '../../ports/records.js';
@@ -52,6 +54,11 @@ interface State {
   tokenSigningKeys: Map<string, TokenSigningKeyRecord>;
   /** Revoked access tokens, keyed `org/jti`. */
   revokedTokens: Map<string, RevokedToken>;
+  /** Policy versions keyed `org/version`; the active version per org. */
+  policyVersions: Map<string, PolicyVersion>;
+  policyHeads: Map<string, number>;
+  /** Entities keyed `org/type\u0000id`. */
+  entities: Map<string, StoredEntity>;
 }
 
 function emptyState(): State {
@@ -68,6 +75,9 @@ function emptyState(): State {
     checkpoints: new Map(),
     tokenSigningKeys: new Map(),
     revokedTokens: new Map(),
+    policyVersions: new Map(),
+    policyHeads: new Map(),
+    entities: new Map(),
   };
 }
 
@@ -217,6 +227,41 @@ class MemoryOrgReader implements OrgReader {
   async countLiveAgentsOwnedBy(userId: string) {
     return this.owned(this.state().agents).filter((a) => a.ownerId === userId && a.status !== 'revoked')
       .length;
+  }
+  async getPolicyVersion(version: number) {
+    return copy(this.state().policyVersions.get(k(this.orgId, String(version))));
+  }
+  async listPolicyVersions(request: PageRequest) {
+    const after = Number(request.after ?? 0);
+    const versions = [...this.state().policyVersions.values()]
+      .filter((v) => v.orgId === this.orgId && v.version > after)
+      .sort((a, b) => a.version - b.version);
+    const items = versions.slice(0, request.limit).map(copy);
+    return versions.length > request.limit
+      ? { items, nextCursor: String(items[items.length - 1]?.version) }
+      : { items };
+  }
+  async activePolicyVersion() {
+    return this.state().policyHeads.get(this.orgId);
+  }
+  async latestPolicyVersion() {
+    let latest = 0;
+    for (const v of this.state().policyVersions.values())
+      if (v.orgId === this.orgId) latest = Math.max(latest, v.version);
+    return latest;
+  }
+  async getEntity(type: string, id: string) {
+    return copy(this.state().entities.get(k(this.orgId, `${type}\u0000${id}`)));
+  }
+  async listEntities(type: string | undefined, request: PageRequest) {
+    const prefix = `${this.orgId}/`;
+    const all = [...this.state().entities.entries()]
+      .filter(([key, e]) => key.startsWith(prefix) && (type === undefined || e.uid.type === type))
+      .map(([, e]) => e)
+      .sort((a, b) =>
+        a.uid.type === b.uid.type ? (a.uid.id < b.uid.id ? -1 : 1) : a.uid.type < b.uid.type ? -1 : 1,
+      );
+    return page(all.map(copy), request, (e) => `${e.uid.type}\u0000${e.uid.id}`);
   }
   async isTokenRevoked(jti: string) {
     return this.state().revokedTokens.has(k(this.orgId, jti));
@@ -379,6 +424,21 @@ class MemoryOrgTransaction extends MemoryOrgReader implements OrgTransaction {
   }
   async updateUser(user: User, expectedVersion: number) {
     this.update(this.state().users, user, expectedVersion);
+  }
+  async insertPolicyVersion(version: PolicyVersion) {
+    const key = k(this.orgId, String(version.version));
+    if (version.orgId !== this.orgId) throw new Error('policy version of another org');
+    if (this.state().policyVersions.has(key)) throw new DuplicateError('this policy version exists');
+    this.state().policyVersions.set(key, copy(version));
+  }
+  async setActivePolicyVersion(version: number) {
+    this.state().policyHeads.set(this.orgId, version);
+  }
+  async putEntity(entity: StoredEntity) {
+    this.state().entities.set(k(this.orgId, `${entity.uid.type}\u0000${entity.uid.id}`), copy(entity));
+  }
+  async deleteEntity(type: string, id: string) {
+    return this.state().entities.delete(k(this.orgId, `${type}\u0000${id}`));
   }
   async insertRevokedToken(token: RevokedToken) {
     const key = k(this.orgId, token.jti);

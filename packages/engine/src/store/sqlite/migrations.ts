@@ -154,6 +154,31 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX agents_by_id ON agents (id);
     `,
   },
+  {
+    version: 5,
+    name: 'policies and entities',
+    sql: `
+      CREATE TABLE policy_versions (
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        version INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (org_id, version)
+      );
+      CREATE TABLE policy_heads (
+        org_id TEXT PRIMARY KEY REFERENCES orgs(id),
+        active_version INTEGER NOT NULL
+      );
+      CREATE TRIGGER policy_versions_no_update BEFORE UPDATE ON policy_versions
+        BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;
+      CREATE TABLE entities (
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (org_id, type, id)
+      );
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: () => Date): void {

@@ -1,6 +1,14 @@
 import type { AuditRecord } from '@mandate/core';
 import type Database from 'better-sqlite3';
-import type { Agent, ApiKey, Delegation, Org, User } from '../../ports/records.js';
+import type {
+  Agent,
+  ApiKey,
+  Delegation,
+  Org,
+  PolicyVersion,
+  StoredEntity,
+  User,
+} from '../../ports/records.js';
 import type {
   AgentFilter,
   AuditFilter,
@@ -145,6 +153,69 @@ export class SqliteOrgReader implements OrgReader {
       "SELECT count(*) AS n FROM agents WHERE org_id = ? AND owner_id = ? AND status <> 'revoked'",
     ).get(this.orgId, userId) as { n: number };
     return row.n;
+  }
+
+  async getPolicyVersion(version: number): Promise<PolicyVersion | undefined> {
+    return this.doc<PolicyVersion>(
+      'SELECT doc FROM policy_versions WHERE org_id = ? AND version = ?',
+      version,
+    );
+  }
+
+  async listPolicyVersions(page: PageRequest): Promise<Page<PolicyVersion>> {
+    const rows = statement(
+      this.db,
+      'SELECT doc FROM policy_versions WHERE org_id = ? AND version > ? ORDER BY version LIMIT ?',
+    ).all(this.orgId, Number(page.after ?? 0), page.limit + 1) as { doc: string }[];
+    return toPage(
+      rows.map((r) => JSON.parse(r.doc) as PolicyVersion),
+      page.limit,
+      (v) => String(v.version),
+    );
+  }
+
+  async activePolicyVersion(): Promise<number | undefined> {
+    const row = statement(this.db, 'SELECT active_version FROM policy_heads WHERE org_id = ?').get(
+      this.orgId,
+    ) as { active_version: number } | undefined;
+    return row?.active_version;
+  }
+
+  async latestPolicyVersion(): Promise<number> {
+    const row = statement(this.db, 'SELECT max(version) AS v FROM policy_versions WHERE org_id = ?').get(
+      this.orgId,
+    ) as { v: number | null };
+    return row.v ?? 0;
+  }
+
+  async getEntity(type: string, id: string): Promise<StoredEntity | undefined> {
+    return this.doc<StoredEntity>(
+      'SELECT doc FROM entities WHERE org_id = ? AND type = ? AND id = ?',
+      type,
+      id,
+    );
+  }
+
+  async listEntities(type: string | undefined, page: PageRequest): Promise<Page<StoredEntity>> {
+    // The cursor is `type\u0000id` of the last entity of the previous page.
+    const [afterType, afterId] = (page.after ?? '\u0000').split('\u0000') as [string, string];
+    const rows = (
+      type === undefined
+        ? statement(
+            this.db,
+            `SELECT doc FROM entities WHERE org_id = ? AND (type > ? OR (type = ? AND id > ?))
+             ORDER BY type, id LIMIT ?`,
+          ).all(this.orgId, afterType, afterType, afterId ?? '', page.limit + 1)
+        : statement(
+            this.db,
+            'SELECT doc FROM entities WHERE org_id = ? AND type = ? AND id > ? ORDER BY id LIMIT ?',
+          ).all(this.orgId, type, type === afterType ? (afterId ?? '') : '', page.limit + 1)
+    ) as { doc: string }[];
+    return toPage(
+      rows.map((r) => JSON.parse(r.doc) as StoredEntity),
+      page.limit,
+      (e) => `${e.uid.type}\u0000${e.uid.id}`,
+    );
   }
 
   async isTokenRevoked(jti: string): Promise<boolean> {

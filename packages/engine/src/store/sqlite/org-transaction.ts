@@ -7,7 +7,16 @@ import {
   utf8,
 } from '@mandate/core';
 import type Database from 'better-sqlite3';
-import type { Agent, ApiKey, Delegation, Org, RevokedToken, User } from '../../ports/records.js';
+import type {
+  Agent,
+  ApiKey,
+  Delegation,
+  Org,
+  PolicyVersion,
+  RevokedToken,
+  StoredEntity,
+  User,
+} from '../../ports/records.js';
 import {
   ConflictError,
   DuplicateError,
@@ -157,6 +166,43 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
       expectedVersion,
     );
     this.expectOneRow(result, 'the user');
+  }
+
+  async insertPolicyVersion(version: PolicyVersion): Promise<void> {
+    this.assertOrg(version.orgId);
+    this.run(
+      'INSERT INTO policy_versions (org_id, version, doc) VALUES (?, ?, ?)',
+      this.orgId,
+      version.version,
+      JSON.stringify(version),
+    );
+  }
+
+  async setActivePolicyVersion(version: number): Promise<void> {
+    this.run(
+      `INSERT INTO policy_heads (org_id, active_version) VALUES (?, ?)
+       ON CONFLICT (org_id) DO UPDATE SET active_version = excluded.active_version`,
+      this.orgId,
+      version,
+    );
+  }
+
+  async putEntity(entity: StoredEntity): Promise<void> {
+    this.run(
+      `INSERT INTO entities (org_id, type, id, doc) VALUES (?, ?, ?, ?)
+       ON CONFLICT (org_id, type, id) DO UPDATE SET doc = excluded.doc`,
+      this.orgId,
+      entity.uid.type,
+      entity.uid.id,
+      JSON.stringify(entity),
+    );
+  }
+
+  async deleteEntity(type: string, id: string): Promise<boolean> {
+    return (
+      this.run('DELETE FROM entities WHERE org_id = ? AND type = ? AND id = ?', this.orgId, type, id)
+        .changes > 0
+    );
   }
 
   async insertRevokedToken(token: RevokedToken): Promise<void> {

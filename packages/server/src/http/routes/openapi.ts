@@ -71,7 +71,8 @@ export function openApiDocument(routes: RouteSpec[], version: string): Record<st
     }
     if (spec.auth === 'org' || spec.auth === 'platform') operation.security = [{ bearer: [] }];
     // An agent presents its own access token, key-bound (DPoP) or not.
-    if (spec.auth === 'agent') operation.security = [{ dpop: [] }, { bearer: [] }];
+    if (spec.auth === 'agent') operation.security = [{ dpop: [] }];
+    if (spec.auth === 'token') operation.security = [{ dpop: [] }, { bearer: [] }];
     // The OAuth client authenticates inside the form (private_key_jwt), which OpenAPI cannot name.
     if (spec.auth === 'client') operation.security = [];
     paths[path] = { ...(paths[path] ?? {}), [spec.method.toLowerCase()]: operation };

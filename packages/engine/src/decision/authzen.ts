@@ -1,0 +1,265 @@
+import { createHash } from 'node:crypto';
+import { canonicalize, type ReasonCode } from '@mandate/core';
+import { requirePermission } from '../auth/permissions.js';
+import type { OrgPrincipal } from '../auth/principal.js';
+import type { EngineContext } from '../context.js';
+import { MandateError } from '../errors.js';
+import { type CedarValue, cedar } from '../policy/cedar.js';
+import { loadEntities } from '../policy/entities.js';
+import type { PolicyService } from '../policy/policies.js';
+import type { OrgTransaction } from '../ports/store.js';
+
+/** AuthZEN 1.0 subject / resource: `type` is the Cedar entity type verbatim, `id` its id. */
+export interface AuthZenEntity {
+  type: string;
+  id: string;
+  properties?: Record<string, unknown>;
+  /** Earlier drafts put properties beside type and id; they are read as properties. */
+  [member: string]: unknown;
+}
+
+export interface AuthZenRequest {
+  subject: AuthZenEntity;
+  action: { name: string; properties?: Record<string, unknown> };
+  resource: AuthZenEntity;
+  context?: Record<string, unknown>;
+}
+
+export interface AuthZenDecision {
+  decision: boolean;
+  context: { decision_id: string; reason?: ReasonCode };
+}
+
+export type EvaluationsSemantic = 'execute_all' | 'deny_on_first_deny' | 'permit_on_first_permit';
+
+/** Context keys Mandate computes: a request that sets one is refused (identity comes from credentials). */
+export const RESERVED_CONTEXT_KEYS = ['mandate'];
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/**
+ * The AuthZEN Authorization API 1.0 PDP for requests without an agent credential: the named
+ * subject, action and resource are decided by the org's active Cedar policies over the stored
+ * entities (with the request's properties merged over them), as any AuthZEN PDP does. Every
+ * decision is appended to the org's audit log before it is returned; its sequence number is
+ * the decision id.
+ */
+export class AuthZenService {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly policies: PolicyService,
+  ) {}
+
+  async evaluate(principal: OrgPrincipal, request: AuthZenRequest): Promise<AuthZenDecision> {
+    const [decision] = await this.evaluateMany(principal, [request], 'execute_all');
+    return decision as AuthZenDecision;
+  }
+
+  /**
+   * Several evaluations (AuthZEN §7): decided in order; `deny_on_first_deny` and
+   * `permit_on_first_permit` stop at the first such decision. All recorded in one transaction.
+   */
+  async evaluateMany(
+    principal: OrgPrincipal,
+    requests: AuthZenRequest[],
+    semantic: EvaluationsSemantic,
+  ): Promise<AuthZenDecision[]> {
+    requirePermission(principal, 'decisions.evaluate');
+    for (const [i, request] of requests.entries()) {
+      for (const key of Object.keys(request.context ?? {})) {
+        if (RESERVED_CONTEXT_KEYS.includes(key))
+          throw new MandateError(
+            'invalid_request',
+            `context.${key} is reserved: Mandate sets it`,
+            `context.${key}`,
+          );
+      }
+      if (!request.action?.name)
+        throw new MandateError('invalid_request', `evaluations.${i}.action.name is required`);
+    }
+    const org = this.ctx.store.org(principal.orgId);
+    const active = await this.policies.active(principal.orgId);
+    const outcomes: Array<{ request: AuthZenRequest; allow: boolean; reason?: ReasonCode; record: unknown }> =
+      [];
+    for (const request of requests) {
+      const entities = await loadEntities(org, [
+        { uid: uidOf(request.subject), properties: propertiesOf(request.subject) },
+        { uid: uidOf(request.resource), properties: propertiesOf(request.resource) },
+      ]);
+      const evaluation = active.evaluator.evaluate({
+        principal: uidOf(request.subject),
+        action: { type: 'Action', id: request.action.name },
+        resource: uidOf(request.resource),
+        context: (request.context ?? {}) as Record<string, CedarValue>,
+        entities,
+      });
+      const allow = evaluation.ok && evaluation.decision === 'allow';
+      const reason: ReasonCode | undefined = allow
+        ? undefined
+        : !evaluation.ok
+          ? 'internal_error'
+          : evaluation.determining.length > 0
+            ? 'policy_denied'
+            : 'no_policy_permits';
+      outcomes.push({
+        request,
+        allow,
+        reason,
+        record: {
+          kind: 'authzen',
+          request: {
+            subject: uidOf(request.subject),
+            action: request.action.name,
+            resource: uidOf(request.resource),
+            // What was sent, as a digest: properties and context may hold data the log should not copy.
+            digest: sha256(canonicalize(request)),
+          },
+          result: allow ? 'allow' : 'deny',
+          reasons: reason ? [reason] : [],
+          policyVersion: active.version,
+          policyHash: active.hash,
+          determining: evaluation.ok ? evaluation.determining : [],
+          erroring: evaluation.ok ? evaluation.erroring.map((e) => e.policyId) : [],
+          ...(evaluation.ok ? {} : { evaluationErrors: evaluation.errors.slice(0, 5) }),
+        },
+      });
+      if (semantic === 'deny_on_first_deny' && !allow) break;
+      if (semantic === 'permit_on_first_permit' && allow) break;
+    }
+    const seqs = await org.transact(async (tx: OrgTransaction) => {
+      const out: number[] = [];
+      for (const outcome of outcomes) {
+        const record = await this.ctx.audit.append(tx, {
+          type: 'decision',
+          actor: principal.actor,
+          target: { type: 'decision', id: `${outcome.request.action.name}` },
+          after: outcome.record,
+        });
+        out.push(record.seq);
+      }
+      return out;
+    });
+    return outcomes.map((o, i) => ({
+      decision: o.allow,
+      context: { decision_id: String(seqs[i]), ...(o.reason ? { reason: o.reason } : {}) },
+    }));
+  }
+
+  /**
+   * AuthZEN search (§8): which subjects (or resources, or actions) the active policies allow with
+   * the rest of the request fixed. Candidates are the stored entities of the asked type, or the
+   * actions the active version's schema declares; each is evaluated; one audit record holds the
+   * search and what it found.
+   */
+  async search(
+    principal: OrgPrincipal,
+    kind: SearchKind,
+    request: AuthZenSearchRequest,
+  ): Promise<SearchAnswer> {
+    requirePermission(principal, 'decisions.evaluate');
+    for (const key of Object.keys(request.context ?? {})) {
+      if (RESERVED_CONTEXT_KEYS.includes(key))
+        throw new MandateError(
+          'invalid_request',
+          `context.${key} is reserved: Mandate sets it`,
+          `context.${key}`,
+        );
+    }
+    const org = this.ctx.store.org(principal.orgId);
+    const active = await this.policies.active(principal.orgId);
+    const candidates = await this.candidates(principal.orgId, kind, request);
+    const results: SearchAnswer['results'] = [];
+    for (const candidate of candidates) {
+      const subject = (kind === 'subject' ? candidate : request.subject) as AuthZenEntity;
+      const resource = (kind === 'resource' ? candidate : request.resource) as AuthZenEntity;
+      const action = kind === 'action' ? (candidate as { name: string }).name : request.action?.name;
+      if (!action || subject.id === undefined || resource.id === undefined)
+        throw new MandateError('invalid_request', `a ${kind} search needs the other parts with their ids`);
+      const entities = await loadEntities(org, [
+        { uid: uidOf(subject), properties: propertiesOf(subject) },
+        { uid: uidOf(resource), properties: propertiesOf(resource) },
+      ]);
+      const evaluation = active.evaluator.evaluate({
+        principal: uidOf(subject),
+        action: { type: 'Action', id: action },
+        resource: uidOf(resource),
+        context: (request.context ?? {}) as Record<string, CedarValue>,
+        entities,
+      });
+      if (evaluation.ok && evaluation.decision === 'allow') results.push(candidate);
+    }
+    const record = await org.transact((tx) =>
+      this.ctx.audit.append(tx, {
+        type: 'decision.search',
+        actor: principal.actor,
+        target: { type: 'search', id: kind },
+        after: {
+          kind,
+          digest: sha256(canonicalize(request)),
+          candidates: candidates.length,
+          found: results.length,
+          policyVersion: active.version,
+          policyHash: active.hash,
+        },
+      }),
+    );
+    return { results, context: { decision_id: String(record.seq), candidates: candidates.length } };
+  }
+
+  private async candidates(
+    orgId: string,
+    kind: SearchKind,
+    request: AuthZenSearchRequest,
+  ): Promise<Array<{ type: string; id: string } | { name: string }>> {
+    if (kind === 'action') {
+      const version = await this.policies.activeVersion(orgId);
+      const actions = version.schema ? declaredActions(version.schema) : [];
+      if (actions.length === 0)
+        throw new MandateError(
+          'invalid_request',
+          'an action search needs the actions declared in the active policy version’s schema',
+        );
+      return actions.slice(0, MAX_CANDIDATES + 1).map((name) => ({ name }));
+    }
+    const type = (kind === 'subject' ? request.subject : request.resource).type;
+    const page = await this.ctx.store.org(orgId).listEntities(type, { limit: MAX_CANDIDATES });
+    if (page.nextCursor)
+      throw new MandateError(
+        'invalid_request',
+        `more than ${MAX_CANDIDATES} ${type} entities: search a narrower type`,
+      );
+    return page.items.map((e) => ({ type: e.uid.type, id: e.uid.id }));
+  }
+}
+
+/** The action names a Cedar schema declares (its default namespace). */
+function declaredActions(schema: string): string[] {
+  const parsed = cedar.schemaToJson(schema);
+  if (parsed.type !== 'success') return [];
+  return Object.keys(parsed.json['']?.actions ?? {}).sort();
+}
+
+export type SearchKind = 'subject' | 'resource' | 'action';
+
+/** Most candidates one search evaluates; more stored candidates are refused, not cut silently. */
+const MAX_CANDIDATES = 1000;
+
+export interface AuthZenSearchRequest {
+  subject: AuthZenEntity | { type: string };
+  action?: { name: string };
+  resource: AuthZenEntity | { type: string };
+  context?: Record<string, unknown>;
+}
+
+export interface SearchAnswer {
+  results: Array<{ type: string; id: string } | { name: string }>;
+  context: { decision_id: string; candidates: number };
+}
+
+const uidOf = (entity: AuthZenEntity) => ({ type: entity.type, id: entity.id });
+
+/** `properties`, plus (for earlier drafts of the API) any member other than type, id and properties. */
+function propertiesOf(entity: AuthZenEntity): Record<string, unknown> {
+  const { type: _t, id: _i, properties, ...rest } = entity;
+  return { ...rest, ...(properties ?? {}) };
+}

@@ -1,0 +1,40 @@
+import { TokenError, verifyDpopProof } from '@mandate/core';
+import type { StepDeps } from '../deps.js';
+import type { DecisionStep } from '../types.js';
+
+/**
+ * The credential: a token this server issued (signature, typ, issuer, expiry, claims), and for a
+ * key-bound token a DPoP proof of this very call by the bound key; an unbound token only as Bearer.
+ */
+export const authenticate = (deps: StepDeps): DecisionStep => ({
+  name: 'authenticate',
+  async run(request, state, now) {
+    try {
+      const token = await deps.tokens.verify(request.token);
+      const jkt = token.claims.cnf?.jkt;
+      if (jkt !== undefined) {
+        if (request.scheme !== 'DPoP' || !request.dpop)
+          return deny('pop_invalid', 'the token is key-bound: present it with the DPoP scheme and a proof');
+        await verifyDpopProof(request.dpop, {
+          method: request.proofMethod ?? '',
+          url: request.proofUrl ?? '',
+          accessToken: request.token,
+          expectedJkt: jkt,
+          replay: deps.dpopReplay,
+          now,
+        });
+      } else if (request.scheme !== 'Bearer') {
+        return deny('pop_invalid', 'the token is not key-bound: present it as Bearer');
+      }
+      state.token = token;
+      state.orgId = token.claims.org;
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof TokenError) return deny(error.code, error.message);
+      throw error;
+    }
+  },
+});
+
+const deny = (code: 'token_invalid' | 'token_expired' | 'pop_invalid', detail: string) =>
+  ({ ok: false, reason: { code, detail } }) as const;

@@ -1,0 +1,70 @@
+import type {
+  Agent,
+  DataClass,
+  Delegation,
+  ReasonCode,
+  Scope,
+  ScopeDimension,
+  User,
+  VerifiedAccessToken,
+} from '@mandate/core';
+import type { CedarValue } from '../policy/cedar.js';
+
+/** What an enforcement point (or the agent itself) asks before an action runs. */
+export interface ActionRequest {
+  /** The agent's access token, and how it was presented. */
+  token: string;
+  scheme: 'DPoP' | 'Bearer';
+  /** The DPoP proof, and the method and URL it was made for (the call to Mandate). */
+  dpop?: string;
+  proofMethod?: string;
+  proofUrl?: string;
+  action: string;
+  /** A resource as AuthZEN names it: `type` and `id` (scope patterns see `type:id`). */
+  resource: { type: string; id: string; properties?: Record<string, unknown> };
+  dataClass?: DataClass;
+  environment?: string;
+  arguments?: Record<string, unknown>;
+  /** Sent to Cedar as context, except the keys Mandate reserves. */
+  context?: Record<string, unknown>;
+}
+
+/** One reason a decision was not an allow; `dimension` for out_of_scope, `limit` for limits. */
+export interface DecisionReason {
+  code: ReasonCode;
+  detail?: string;
+  dimension?: ScopeDimension;
+}
+
+/** What the steps learn and pass on, filled as the pipeline runs. */
+export interface DecisionState {
+  orgId?: string;
+  token?: VerifiedAccessToken;
+  agent?: Agent;
+  rootUser?: User;
+  delegations?: Delegation[];
+  agents?: Agent[];
+  /** The scope the token carries (within its delegation). */
+  scope?: Scope;
+  policy?: { version: number; hash: string; determining: string[]; erroring: string[] };
+  risk?: { score: number; factors: Array<{ name: string; contribution: number }> };
+  context?: Record<string, CedarValue>;
+}
+
+export type StepResult = { ok: true } | { ok: false; reason: DecisionReason };
+
+/** One step of the pipeline: may deny (a value, never a throw); anything thrown is internal_error. */
+export interface DecisionStep {
+  name: string;
+  run(request: ActionRequest, state: DecisionState, now: Date): Promise<StepResult>;
+}
+
+export interface Decision {
+  decision: 'allow' | 'deny' | 'approval_required';
+  reasons: DecisionReason[];
+  /** The sequence number of the decision's audit record (durable before this is returned). */
+  decisionId: string;
+  policies: string[];
+  policyVersion?: number;
+  risk?: DecisionState['risk'];
+}

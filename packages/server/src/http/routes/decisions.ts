@@ -1,0 +1,84 @@
+import { DATA_CLASSES } from '@mandate/core';
+import { MandateError, UnauthenticatedDecision } from '@mandate/engine';
+import { z } from 'zod';
+import type { AppDeps } from '../app.js';
+import { route } from '../route.js';
+import { environment } from '../schemas.js';
+
+const properties = z.record(z.string(), z.unknown());
+
+/**
+ * The native check before an action (`POST /v1/decisions`, with the agent's access token) and
+ * what happened after it (`POST /v1/decisions/{id}/outcome`, by the agent).
+ */
+export const decisionRoutes = ({ engine }: AppDeps) => [
+  route({
+    method: 'POST',
+    url: '/v1/decisions',
+    operationId: 'decide',
+    summary:
+      "Decide an agent's action before it runs: the agent's token (Authorization: DPoP with a DPoP proof of this " +
+      'call, or Bearer for an unbound token) and the action request; the answer is allow or deny with reasons, ' +
+      'recorded durably first',
+    tag: 'decisions',
+    auth: 'token',
+    body: z.strictObject({
+      action: z.string().min(1).max(256),
+      resource: z.strictObject({
+        type: z.string().min(1).max(256),
+        id: z.string().max(1024),
+        properties: properties.optional(),
+      }),
+      dataClass: z.enum(DATA_CLASSES).optional(),
+      environment: environment.optional(),
+      arguments: properties.optional(),
+      context: properties.optional(),
+    }),
+    handler: async ({ body, request, reply }) => {
+      const match = /^(DPoP|Bearer) ([^\s]+)$/i.exec(request.headers.authorization ?? '');
+      if (!match) {
+        reply.header('www-authenticate', 'DPoP');
+        throw new MandateError(
+          'unauthorized',
+          'token_invalid: send the agent token as Authorization: DPoP (or Bearer)',
+        );
+      }
+      const dpop = request.headers.dpop;
+      try {
+        return await engine.decisions.decide({
+          token: match[2] as string,
+          scheme: (match[1] as string).toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer',
+          dpop: typeof dpop === 'string' ? dpop : undefined,
+          proofMethod: request.method,
+          proofUrl: engine.oauth.url(request.url.split('?')[0] as string),
+          ...body,
+        });
+      } catch (error) {
+        if (!(error instanceof UnauthenticatedDecision)) throw error;
+        reply.header('www-authenticate', `${match[1]} error="invalid_token"`);
+        throw new MandateError('unauthorized', error.message);
+      }
+    },
+  }),
+  route({
+    method: 'POST',
+    url: '/v1/decisions/:decisionId/outcome',
+    operationId: 'recordOutcome',
+    summary: 'Record what happened after an allowed decision (once, by the agent it was about)',
+    tag: 'decisions',
+    auth: 'agent',
+    status: 201,
+    params: z.strictObject({ decisionId: z.string().regex(/^\d{1,15}$/, 'a decision id (a number)') }),
+    body: z.strictObject({
+      status: z.enum(['success', 'error']),
+      resultDigest: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/, 'a SHA-256, hex')
+        .optional(),
+      durationMs: z.number().int().min(0).max(86_400_000).optional(),
+      error: z.string().max(1000).optional(),
+    }),
+    handler: async ({ principal, params, body }) =>
+      engine.decisions.recordOutcome(principal, params.decisionId, body),
+  }),
+];
