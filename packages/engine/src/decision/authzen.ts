@@ -34,6 +34,12 @@ export type EvaluationsSemantic = 'execute_all' | 'deny_on_first_deny' | 'permit
 
 /** Context keys Mandate computes: a request that sets one is refused (identity comes from credentials). */
 export const RESERVED_CONTEXT_KEYS = ['mandate'];
+/**
+ * Types a plain AuthZEN request cannot name: agents and orgs are decided with the agent's
+ * credential (POST /v1/decisions), where their status, chain and lock are checked; named here,
+ * with properties the caller makes up, they would skip all of that.
+ */
+export const RESERVED_AUTHZEN_TYPES = ['Agent', 'Org'];
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -76,27 +82,47 @@ export class AuthZenService {
       }
       if (!request.action?.name)
         throw new MandateError('invalid_request', `evaluations.${i}.action.name is required`);
+      for (const part of ['subject', 'resource'] as const) {
+        if (RESERVED_AUTHZEN_TYPES.includes(request[part]?.type))
+          throw new MandateError(
+            'invalid_request',
+            `${part}.type ${request[part].type}: agents and orgs are decided through POST /v1/decisions with the agent's token`,
+            `${part}.type`,
+          );
+      }
     }
     const org = this.ctx.store.org(principal.orgId);
     const active = await this.policies.active(principal.orgId);
     const outcomes: Array<{ request: AuthZenRequest; allow: boolean; reason?: ReasonCode; record: unknown }> =
       [];
     for (const request of requests) {
-      const entities = await loadEntities(org, [
-        { uid: uidOf(request.subject), properties: propertiesOf(request.subject) },
-        { uid: uidOf(request.resource), properties: propertiesOf(request.resource) },
-      ]);
-      const evaluation = active.evaluator.evaluate({
-        principal: uidOf(request.subject),
-        action: { type: 'Action', id: request.action.name },
-        resource: uidOf(request.resource),
-        context: (request.context ?? {}) as Record<string, CedarValue>,
-        entities,
-      });
-      const allow = evaluation.ok && evaluation.decision === 'allow';
+      let evaluation: ReturnType<typeof active.evaluator.evaluate>;
+      try {
+        const entities = await loadEntities(org, [
+          { uid: uidOf(request.subject), properties: propertiesOf(request.subject) },
+          { uid: uidOf(request.resource), properties: propertiesOf(request.resource) },
+        ]);
+        evaluation = active.evaluator.evaluate({
+          principal: uidOf(request.subject),
+          action: { type: 'Action', id: request.action.name },
+          resource: uidOf(request.resource),
+          context: (request.context ?? {}) as Record<string, CedarValue>,
+          entities,
+        });
+      } catch (error) {
+        // Anything that goes wrong deciding is a deny, and is recorded like any decision.
+        evaluation = {
+          ok: false,
+          errors: [`the request could not be evaluated (${(error as Error).message})`],
+        };
+      }
+      // Cedar skips a policy that errors; a forbid that could not be judged must not become an allow.
+      const failedForbid =
+        evaluation.ok && evaluation.erroring.some((e) => active.evaluator.forbids.has(e.policyId));
+      const allow = evaluation.ok && evaluation.decision === 'allow' && !failedForbid;
       const reason: ReasonCode | undefined = allow
         ? undefined
-        : !evaluation.ok
+        : !evaluation.ok || failedForbid
           ? 'internal_error'
           : evaluation.determining.length > 0
             ? 'policy_denied'
@@ -165,6 +191,13 @@ export class AuthZenService {
           `context.${key}`,
         );
     }
+    for (const part of ['subject', 'resource'] as const) {
+      if (RESERVED_AUTHZEN_TYPES.includes(request[part]?.type))
+        throw new MandateError(
+          'invalid_request',
+          `${part}.type: agents and orgs are decided through POST /v1/decisions`,
+        );
+    }
     const org = this.ctx.store.org(principal.orgId);
     const active = await this.policies.active(principal.orgId);
     const candidates = await this.candidates(principal.orgId, kind, request);
@@ -186,7 +219,9 @@ export class AuthZenService {
         context: (request.context ?? {}) as Record<string, CedarValue>,
         entities,
       });
-      if (evaluation.ok && evaluation.decision === 'allow') results.push(candidate);
+      const failedForbid =
+        evaluation.ok && evaluation.erroring.some((e) => active.evaluator.forbids.has(e.policyId));
+      if (evaluation.ok && evaluation.decision === 'allow' && !failedForbid) results.push(candidate);
     }
     const record = await org.transact((tx) =>
       this.ctx.audit.append(tx, {

@@ -37,7 +37,7 @@ export class DecisionPipeline {
       agentStatus(deps),
       orgLock(deps),
       chain(deps),
-      scope(),
+      scope(deps),
       limits(),
       risk(),
       policy(deps),
@@ -83,7 +83,7 @@ export class DecisionPipeline {
   private async record(request: ActionRequest, state: DecisionState, denial: DecisionReason | undefined) {
     const orgId = state.orgId as string;
     const claims = state.token?.claims;
-    const result = denial ? 'deny' : 'allow';
+    const result = denial ? (denial.code === 'approval_required' ? 'approval_required' : 'deny') : 'allow';
     const record = await this.deps.ctx.store.org(orgId).transact((tx) =>
       this.deps.ctx.audit.append(tx, {
         type: 'decision',
@@ -99,12 +99,13 @@ export class DecisionPipeline {
           request: {
             action: request.action,
             resource: { type: request.resource.type, id: request.resource.id },
-            dataClass: request.dataClass ?? 'public',
+            dataClass: state.dataClass ?? request.dataClass ?? 'public',
             ...(request.environment ? { environment: request.environment } : {}),
             // Arguments and context as digests and a redacted preview: names and kinds, no values.
             argumentsDigest: sha256(canonicalize(request.arguments ?? {})),
             argumentsPreview: preview(request.arguments ?? {}),
             contextDigest: sha256(canonicalize(request.context ?? {})),
+            propertiesDigest: sha256(canonicalize(request.resource.properties ?? {})),
           },
           chain: {
             rootUser: state.delegations?.[0]?.rootUserId,
@@ -127,7 +128,7 @@ export class DecisionPipeline {
       }),
     );
     return {
-      decision: result,
+      decision: denial?.code === 'approval_required' ? 'approval_required' : result,
       reasons: denial ? [denial] : [],
       decisionId: String(record.seq),
       policies: state.policy?.determining ?? [],

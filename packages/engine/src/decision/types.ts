@@ -46,6 +46,8 @@ export interface DecisionState {
   agents?: Agent[];
   /** The scope the token carries (within its delegation). */
   scope?: Scope;
+  /** The data class the request touches: the higher of what was declared and what the org stored. */
+  dataClass?: DataClass;
   policy?: { version: number; hash: string; determining: string[]; erroring: string[] };
   risk?: { score: number; factors: Array<{ name: string; contribution: number }> };
   context?: Record<string, CedarValue>;

@@ -6,9 +6,10 @@ import type { StoredEntity } from '../ports/records.js';
 import type { OrgReader, Page, PageRequest } from '../ports/store.js';
 import type { CedarEntity, CedarEntityUid, CedarValue } from './cedar.js';
 import { cedar, describeCedarErrors } from './cedar.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from './guard.js';
 
 /** Types whose entities come from Mandate's registry, never from the org's entity store. */
-export const RESERVED_ENTITY_TYPES = ['Agent', 'Org'];
+export const RESERVED_ENTITY_TYPES = ['Agent', 'Org', 'Action'];
 
 export interface EntityInput {
   uid: CedarEntityUid;
@@ -19,6 +20,8 @@ export interface EntityInput {
 /** Most entities one evaluation loads (the subject, the resource and their ancestors). */
 const MAX_LOADED = 200;
 const MAX_PUT = 1000;
+/** An entity's attributes, as JSON: every evaluation hands Cedar up to 200 entities. */
+const MAX_ATTR_BYTES = 16 * 1024;
 
 /**
  * The entities an org keeps for its policies (users with roles, documents, groups), in Cedar's
@@ -37,6 +40,14 @@ export class EntityService {
       attrs: (e.attrs ?? {}) as Record<string, CedarValue>,
       parents: e.parents ?? [],
     }));
+    for (const [i, e] of normalised.entries()) {
+      if (jsonDepthExceeds(e.attrs) || JSON.stringify(e.attrs).length > MAX_ATTR_BYTES)
+        throw new MandateError(
+          'invalid_request',
+          `entities.${i}.attrs: nested deeper than ${MAX_JSON_DEPTH} or larger than ${MAX_ATTR_BYTES} bytes`,
+          `entities.${i}.attrs`,
+        );
+    }
     const seen = new Set<string>();
     for (const [i, e] of normalised.entries()) {
       const type = (e.uid as CedarEntityUid).type;
@@ -121,13 +132,20 @@ export class EntityService {
 export async function loadEntities(
   org: OrgReader,
   roots: Array<{ uid: CedarEntityUid; properties?: Record<string, unknown> }>,
+  options: { storedWins?: boolean } = {},
 ): Promise<CedarEntity[]> {
   const out = new Map<string, CedarEntity>();
   const key = (uid: CedarEntityUid) => `${uid.type}\u0000${uid.id}`;
   const queue: CedarEntityUid[] = [];
   for (const root of roots) {
     const stored = await org.getEntity(root.uid.type, root.uid.id);
-    const attrs = { ...(stored?.attrs ?? {}), ...(root.properties ?? {}) } as Record<string, CedarValue>;
+    // Who is trusted more: an enforcement point's properties (AuthZEN), or the org's stored
+    // attributes over what an agent says about a resource (the agent pipeline).
+    const attrs = (
+      options.storedWins
+        ? { ...(root.properties ?? {}), ...(stored?.attrs ?? {}) }
+        : { ...(stored?.attrs ?? {}), ...(root.properties ?? {}) }
+    ) as Record<string, CedarValue>;
     const existing = out.get(key(root.uid));
     out.set(key(root.uid), {
       uid: root.uid,
@@ -136,9 +154,12 @@ export async function loadEntities(
     });
     queue.push(...(stored?.parents ?? []));
   }
-  while (queue.length > 0 && out.size < MAX_LOADED) {
+  while (queue.length > 0) {
     const uid = queue.shift() as CedarEntityUid;
     if (out.has(key(uid))) continue;
+    // A hierarchy cut short could hide a forbid by membership: refuse rather than decide on part.
+    if (out.size >= MAX_LOADED)
+      throw new Error(`more than ${MAX_LOADED} entities in the request's hierarchy`);
     const stored = await org.getEntity(uid.type, uid.id);
     out.set(key(uid), {
       uid,

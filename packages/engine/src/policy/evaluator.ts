@@ -8,6 +8,7 @@ import {
   cedar,
   describeCedarErrors,
 } from './cedar.js';
+import { policyTextProblem } from './guard.js';
 
 export interface EvaluationRequest {
   principal: CedarEntityUid;
@@ -47,6 +48,8 @@ export class PolicyParseError extends Error {
 export class PolicyEvaluator {
   private readonly policySetId: string;
   private readonly schemaName?: string;
+  /** The ids of the forbid policies: an error in one of them must not become an allow. */
+  readonly forbids: ReadonlySet<string>;
 
   /**
    * `slot` names where the engine keeps the parsed set: cedar-wasm caches parsed sets by name
@@ -60,8 +63,11 @@ export class PolicyEvaluator {
     options: { slot?: string } = {},
   ) {
     this.policySetId = `ps-${options.slot ?? randomUUID()}`;
+    const problem = policyTextProblem(policies);
+    if (problem) throw new PolicyParseError([problem]);
     const parsed = cedar.preparsePolicySet(this.policySetId, { staticPolicies: policies });
     if (parsed.type !== 'success') throw new PolicyParseError(describeCedarErrors(parsed.errors));
+    this.forbids = forbidIds(policies);
     if (schema !== undefined) {
       this.schemaName = `schema-${options.slot ?? randomUUID()}`;
       const schemaParsed = cedar.preparseSchema(this.schemaName, schema);
@@ -96,6 +102,19 @@ export class PolicyEvaluator {
       erroring: diagnostics.errors.map((e) => ({ policyId: e.policyId, message: e.error.message })),
     };
   }
+}
+
+/** `policyN` for each forbid, in Cedar's text order (the ids Cedar gives a text policy set). */
+function forbidIds(policies: string): Set<string> {
+  const parts = cedar.policySetTextToParts(policies);
+  if (parts.type !== 'success') throw new PolicyParseError(describeCedarErrors(parts.errors));
+  const ids = new Set<string>();
+  parts.policies.forEach((text, i) => {
+    const json = cedar.policyToJson(text);
+    // A policy whose effect cannot be read is treated as a forbid (its errors then deny).
+    if (json.type !== 'success' || json.json.effect === 'forbid') ids.add(`policy${i}`);
+  });
+  return ids;
 }
 
 export interface ValidationResult {

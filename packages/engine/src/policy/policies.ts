@@ -135,6 +135,7 @@ export class PolicyService {
     requirePermission(principal, 'policies.read');
     const org = this.ctx.store.org(principal.orgId);
     const [a, b] = [await this.version(org, from), await this.version(org, to)];
+    // Bounded: two large, very different texts would otherwise block the event loop for seconds.
     const diff = createTwoFilesPatch(
       `version ${from}`,
       `version ${to}`,
@@ -142,7 +143,16 @@ export class PolicyService {
       b.policies,
       a.hash,
       b.hash,
+      {
+        maxEditLength: 5000,
+        timeout: 500,
+      },
     );
+    if (diff === undefined)
+      throw new MandateError(
+        'invalid_request',
+        'the versions differ too much to show a diff; compare their texts',
+      );
     return { from, to, diff };
   }
 
@@ -153,7 +163,11 @@ export class PolicyService {
     const cached = this.parsed.get(orgId);
     if (cached?.version === version) return cached;
     const found = await this.version(org, version);
-    const evaluator = new PolicyEvaluator(found.policies, undefined, { slot: `org-${orgId}` });
+    // One slot per org and version: an evaluator held across awaits keeps evaluating its own
+    // version even if another is activated meanwhile (a shared slot would be replaced under it).
+    // One slot per org and version: an evaluator held across awaits keeps evaluating its own
+    // version even if another is activated meanwhile (a shared slot would be replaced under it).
+    const evaluator = new PolicyEvaluator(found.policies, undefined, { slot: `org-${orgId}-${found.hash}` });
     const active = { version, hash: found.hash, evaluator };
     this.parsed.set(orgId, active);
     return active;

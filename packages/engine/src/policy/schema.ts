@@ -1,5 +1,6 @@
 import type { CedarSchema } from './cedar.js';
 import { cedar, describeCedarErrors } from './cedar.js';
+import { policyTextProblem } from './guard.js';
 
 /**
  * Mandate's own entity types, as policies see them: the acting agent (its parents: its owner,
@@ -28,6 +29,8 @@ export type SchemaResult = { ok: true; schema: CedarSchema } | { ok: false; erro
 
 /** The schema published policies are validated against: the org's declarations plus Mandate's types. */
 export function validationSchema(orgSchema: string): SchemaResult {
+  const problem = policyTextProblem(orgSchema, { countOperators: false });
+  if (problem) return { ok: false, errors: [`schema: ${problem}`] };
   const parsed = cedar.schemaToJson(orgSchema);
   if (parsed.type !== 'success')
     return { ok: false, errors: describeCedarErrors(parsed.errors).map((e) => `schema: ${e}`) };

@@ -101,6 +101,12 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; r
     },
   );
 
+  // AuthZEN: a request's X-Request-ID is echoed on its answer.
+  app.addHook('onSend', async (request, reply) => {
+    const id = request.headers['x-request-id'];
+    if (typeof id === 'string' && id.length <= 256 && request.url.startsWith('/access/'))
+      reply.header('x-request-id', id);
+  });
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode }, 'request');
   });

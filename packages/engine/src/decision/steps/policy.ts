@@ -19,7 +19,20 @@ export const policy = (deps: StepDeps): DecisionStep => ({
     const org = deps.ctx.store.org(orgId);
     const active = await deps.policies.active(orgId);
     const resource = { type: request.resource.type, id: request.resource.id };
-    const stored = await loadEntities(org, [{ uid: resource, properties: request.resource.properties }]);
+    const registry = registryEntities(orgId, agent, state);
+    // The resource (the org's stored attributes win over what the agent says of it) and the
+    // stored side of the registry's users and groups, with all their ancestors.
+    const stored = await loadEntities(
+      org,
+      [
+        { uid: resource, properties: request.resource.properties },
+        ...registry
+          .map((e) => e.uid as { type: string; id: string })
+          .filter((uid) => uid.type === 'User' || uid.type === 'Group')
+          .map((uid) => ({ uid })),
+      ],
+      { storedWins: true },
+    );
     const context = { ...(request.context ?? {}), mandate: mandateContext(request, state, now) } as Record<
       string,
       CedarValue
@@ -30,7 +43,7 @@ export const policy = (deps: StepDeps): DecisionStep => ({
       action: { type: 'Action', id: request.action },
       resource,
       context,
-      entities: [...registryEntities(orgId, agent, state), ...stored.filter((e) => !isRegistryType(e))],
+      entities: mergeRegistry(registry, stored),
     });
     state.policy = {
       version: active.version,
@@ -39,7 +52,17 @@ export const policy = (deps: StepDeps): DecisionStep => ({
       erroring: evaluation.ok ? evaluation.erroring.map((e) => e.policyId) : [],
     };
     if (!evaluation.ok)
-      return { ok: false, reason: { code: 'internal_error', detail: evaluation.errors[0] } };
+      return { ok: false, reason: { code: 'internal_error', detail: 'the request could not be evaluated' } };
+    // Cedar skips a policy that errors; a forbid that could not be judged must not become an allow.
+    const failedForbids = evaluation.erroring.filter((e) => active.evaluator.forbids.has(e.policyId));
+    if (failedForbids.length > 0)
+      return {
+        ok: false,
+        reason: {
+          code: 'internal_error',
+          detail: `forbid ${failedForbids.map((e) => e.policyId).join(', ')} could not be evaluated`,
+        },
+      };
     if (evaluation.decision === 'allow') return { ok: true };
     return evaluation.determining.length > 0
       ? {
@@ -50,7 +73,30 @@ export const policy = (deps: StepDeps): DecisionStep => ({
   },
 });
 
-const isRegistryType = (e: CedarEntity) => ['Agent', 'Org'].includes((e.uid as { type: string }).type);
+const uidKey = (e: CedarEntity) => {
+  const uid = e.uid as { type: string; id: string };
+  return `${uid.type}\u0000${uid.id}`;
+};
+
+/**
+ * The registry's entities with what the org stored about the same users and groups: the
+ * registry's attributes win, the parents of both count (a stored `User` in a group keeps it).
+ * Stored entities of the registry's own types (Agent, Org) never reach Cedar.
+ */
+function mergeRegistry(registry: CedarEntity[], stored: CedarEntity[]): CedarEntity[] {
+  const out = new Map<string, CedarEntity>();
+  for (const e of stored) {
+    const type = (e.uid as { type: string }).type;
+    if (type !== 'Agent' && type !== 'Org') out.set(uidKey(e), e);
+  }
+  for (const e of registry) {
+    const known = out.get(uidKey(e));
+    const parents = [...(known?.parents ?? []), ...e.parents];
+    const unique = [...new Map(parents.map((p) => [JSON.stringify(p), p])).values()];
+    out.set(uidKey(e), { uid: e.uid, attrs: { ...(known?.attrs ?? {}), ...e.attrs }, parents: unique });
+  }
+  return [...out.values()];
+}
 
 /** The reserved `context.mandate`: facts Mandate verified, never what the caller claimed. */
 function mandateContext(request: Parameters<DecisionStep['run']>[0], state: DecisionState, now: Date) {
@@ -59,7 +105,7 @@ function mandateContext(request: Parameters<DecisionStep['run']>[0], state: Deci
   return {
     delegated: true,
     action: request.action,
-    dataClass: request.dataClass ?? 'public',
+    dataClass: state.dataClass ?? request.dataClass ?? 'public',
     ...(request.environment ? { environment: request.environment } : {}),
     agent: state.agent?.id ?? '',
     rootUser: leaf?.rootUserId ?? '',

@@ -1,8 +1,14 @@
-import { covers, type Scope } from '@mandate/core';
+import { covers, DATA_CLASSES, type DataClass, dataClassWithin, type Scope } from '@mandate/core';
+import type { StepDeps } from '../deps.js';
 import type { DecisionStep } from '../types.js';
 
-/** The scope the token carries covers the request (action, resource, data class, environment, arguments). */
-export const scope = (): DecisionStep => ({
+/**
+ * The scope the token carries covers the request (action, resource, data class, environment,
+ * arguments). The data class is the higher of what the caller declared and the resource's
+ * stored `dataClass` attribute (an unknown stored class counts as restricted): an agent cannot
+ * lower it by leaving it out.
+ */
+export const scope = (deps: StepDeps): DecisionStep => ({
   name: 'scope',
   async run(request, state, now) {
     const detail = state.token?.claims.authorization_details?.[0];
@@ -10,10 +16,15 @@ export const scope = (): DecisionStep => ({
       return { ok: false, reason: { code: 'token_invalid', detail: 'the token carries no scope' } };
     const carried = detail.scope as Scope;
     state.scope = carried;
+    const stored = state.orgId
+      ? await deps.ctx.store.org(state.orgId).getEntity(request.resource.type, request.resource.id)
+      : undefined;
+    const dataClass = higher(request.dataClass ?? 'public', storedClass(stored?.attrs.dataClass));
+    state.dataClass = dataClass;
     const coverage = covers(carried, {
       action: request.action,
       resource: `${request.resource.type}:${request.resource.id}`,
-      dataClass: request.dataClass ?? 'public',
+      dataClass,
       environment: request.environment,
       arguments: request.arguments,
       at: now,
@@ -28,3 +39,10 @@ export const scope = (): DecisionStep => ({
     };
   },
 });
+
+function storedClass(value: unknown): DataClass {
+  if (value === undefined) return 'public';
+  return (DATA_CLASSES as readonly unknown[]).includes(value) ? (value as DataClass) : 'restricted';
+}
+
+const higher = (a: DataClass, b: DataClass): DataClass => (dataClassWithin(a, b) ? b : a);

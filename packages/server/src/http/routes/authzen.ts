@@ -12,13 +12,14 @@ const entity = z.looseObject({
   properties: properties.optional(),
 });
 const action = z.looseObject({ name: z.string().min(1).max(256), properties: properties.optional() });
-const evaluation = z.strictObject({
+// AuthZEN: receivers ignore members they do not know (the spec's JSON rules), hence loose objects.
+const evaluation = z.looseObject({
   subject: entity,
   action,
   resource: entity,
   context: properties.optional(),
 });
-const partial = z.strictObject({
+const partial = z.looseObject({
   subject: entity.optional(),
   action: action.optional(),
   resource: entity.optional(),
@@ -39,7 +40,7 @@ const searchRoute = (engine: AppDeps['engine'], kind: SearchKind) =>
         : `AuthZEN ${kind === 'subject' ? 'Subject' : 'Resource'} Search: which stored ${kind}s of a type are allowed`,
     tag: 'authzen',
     auth: 'org',
-    body: z.strictObject({
+    body: z.looseObject({
       subject: kind === 'subject' ? typeOnly : entity,
       action: kind === 'action' ? action.optional() : action,
       resource: kind === 'resource' ? typeOnly : entity,

@@ -24,9 +24,15 @@ export const decisionRoutes = ({ engine }: AppDeps) => [
     auth: 'token',
     body: z.strictObject({
       action: z.string().min(1).max(256),
+      // Scope patterns see `type:id`: the type is one plain name, and the id has no `..` segment,
+      // so `doc::Admin` or `alice/../bob` cannot pass for what a pattern names.
       resource: z.strictObject({
-        type: z.string().min(1).max(256),
-        id: z.string().max(1024),
+        type: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'a plain type name (letters, digits, _)'),
+        id: z
+          .string()
+          .min(1)
+          .max(1024)
+          .refine((id) => !id.split('/').includes('..'), 'no .. path segment'),
         properties: properties.optional(),
       }),
       dataClass: z.enum(DATA_CLASSES).optional(),
