@@ -62,10 +62,17 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
   const checkpoints = new CheckpointService(ctx, logKey, logOriginPrefix, signedHeads);
   const proofs = new AuditProofService(ctx, checkpoints);
   const policies = new PolicyService(ctx);
+  let decisions: DecisionService;
   const oauthService = new OAuthService(ctx, {
     issuer: oauth.issuer ?? (() => 'http://127.0.0.1:7070'),
     masterKey: oauth.masterKey ?? MasterKey.generate(),
     tokenTtlSeconds: oauth.tokenTtlSeconds,
+  });
+  decisions = new DecisionService(ctx, {
+    ctx,
+    tokens: oauthService.tokens,
+    dpopReplay: oauthService.dpopReplay,
+    policies,
   });
   return {
     ...ctx,
@@ -81,12 +88,7 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
     oauth: oauthService,
     policies,
     entities: new EntityService(ctx),
-    authzen: new AuthZenService(ctx, policies),
-    decisions: new DecisionService(ctx, {
-      ctx,
-      tokens: oauthService.tokens,
-      dpopReplay: oauthService.dpopReplay,
-      policies,
-    }),
+    authzen: new AuthZenService(ctx, policies, (request) => decisions.decide(request)),
+    decisions,
   };
 }

@@ -8,6 +8,8 @@ import { type CedarValue, cedar } from '../policy/cedar.js';
 import { loadEntities } from '../policy/entities.js';
 import type { PolicyService } from '../policy/policies.js';
 import type { OrgTransaction } from '../ports/store.js';
+import { UnauthenticatedDecision } from './pipeline.js';
+import type { ActionRequest, Decision } from './types.js';
 
 /** AuthZEN 1.0 subject / resource: `type` is the Cedar entity type verbatim, `id` its id. */
 export interface AuthZenEntity {
@@ -29,6 +31,9 @@ export interface AuthZenDecision {
   decision: boolean;
   context: { decision_id: string; reason?: ReasonCode };
 }
+
+/** The AuthZEN context key an enforcement point puts the agent's credential under. */
+export const AGENT_CREDENTIAL = 'agent_credential';
 
 export type EvaluationsSemantic = 'execute_all' | 'deny_on_first_deny' | 'permit_on_first_permit';
 
@@ -54,6 +59,8 @@ export class AuthZenService {
   constructor(
     private readonly ctx: EngineContext,
     private readonly policies: PolicyService,
+    /** The agent pipeline, for requests carrying an agent credential. */
+    private readonly decide?: (request: ActionRequest) => Promise<Decision>,
   ) {}
 
   async evaluate(principal: OrgPrincipal, request: AuthZenRequest): Promise<AuthZenDecision> {
@@ -82,20 +89,44 @@ export class AuthZenService {
       }
       if (!request.action?.name)
         throw new MandateError('invalid_request', `evaluations.${i}.action.name is required`);
+      const carriesCredential = request.context?.[AGENT_CREDENTIAL] !== undefined;
       for (const part of ['subject', 'resource'] as const) {
-        if (RESERVED_AUTHZEN_TYPES.includes(request[part]?.type))
+        const type = request[part]?.type;
+        const agentSubject = carriesCredential && part === 'subject' && type === 'Agent';
+        if (RESERVED_AUTHZEN_TYPES.includes(type) && !agentSubject)
           throw new MandateError(
             'invalid_request',
-            `${part}.type ${request[part].type}: agents and orgs are decided through POST /v1/decisions with the agent's token`,
+            `${part}.type ${type}: an agent is decided with its access token (context.${AGENT_CREDENTIAL}, or POST /v1/decisions)`,
             `${part}.type`,
           );
       }
+      if (carriesCredential && request.subject?.type !== 'Agent')
+        throw new MandateError(
+          'invalid_request',
+          `with context.${AGENT_CREDENTIAL} the subject is the Agent`,
+          'subject.type',
+        );
     }
     const org = this.ctx.store.org(principal.orgId);
     const active = await this.policies.active(principal.orgId);
     const outcomes: Array<{ request: AuthZenRequest; allow: boolean; reason?: ReasonCode; record: unknown }> =
       [];
+    // Decisions the agent pipeline made (and recorded itself), by position in `outcomes`.
+    const agentDecisions = new Map<number, AuthZenDecision>();
     for (const request of requests) {
+      if (request.context?.[AGENT_CREDENTIAL] !== undefined) {
+        const decided = await this.decideForAgent(principal, request);
+        agentDecisions.set(outcomes.length, decided.answer);
+        outcomes.push({
+          request,
+          allow: decided.answer.decision,
+          reason: decided.answer.context.reason,
+          record: decided.record,
+        });
+        if (semantic === 'deny_on_first_deny' && !decided.answer.decision) break;
+        if (semantic === 'permit_on_first_permit' && decided.answer.decision) break;
+        continue;
+      }
       let evaluation: ReturnType<typeof active.evaluator.evaluate>;
       try {
         const entities = await loadEntities(org, [
@@ -154,7 +185,11 @@ export class AuthZenService {
     }
     const seqs = await org.transact(async (tx: OrgTransaction) => {
       const out: number[] = [];
-      for (const outcome of outcomes) {
+      for (const [i, outcome] of outcomes.entries()) {
+        if (agentDecisions.has(i) && outcome.record === undefined) {
+          out.push(-1);
+          continue;
+        }
         const record = await this.ctx.audit.append(tx, {
           type: 'decision',
           actor: principal.actor,
@@ -165,10 +200,85 @@ export class AuthZenService {
       }
       return out;
     });
-    return outcomes.map((o, i) => ({
-      decision: o.allow,
-      context: { decision_id: String(seqs[i]), ...(o.reason ? { reason: o.reason } : {}) },
-    }));
+    return outcomes.map(
+      (o, i) =>
+        (agentDecisions.has(i) && o.record === undefined ? agentDecisions.get(i) : undefined) ?? {
+          decision: o.allow,
+          context: { decision_id: String(seqs[i]), ...(o.reason ? { reason: o.reason } : {}) },
+        },
+    );
+  }
+
+  /**
+   * An AuthZEN request that carries the agent's credential (`context.agent_credential`: its
+   * token, and the DPoP proof the agent sent the enforcement point with that request's method
+   * and URL) runs the whole agent pipeline, as POST /v1/decisions does. The subject must be the
+   * token's agent. A credential that does not authenticate is a deny recorded in the asking
+   * enforcement point's org (there is no other org it can be trusted to belong to).
+   */
+  private async decideForAgent(
+    principal: OrgPrincipal,
+    request: AuthZenRequest,
+  ): Promise<{ answer: AuthZenDecision; record?: unknown }> {
+    const { [AGENT_CREDENTIAL]: raw, data_class, environment, ...context } = request.context ?? {};
+    const credential = raw as { token?: unknown; dpop?: unknown; method?: unknown; url?: unknown };
+    if (typeof credential !== 'object' || credential === null || typeof credential.token !== 'string')
+      throw new MandateError('invalid_request', `context.${AGENT_CREDENTIAL}.token is required`);
+    if (
+      credential.dpop !== undefined &&
+      (typeof credential.method !== 'string' || typeof credential.url !== 'string')
+    )
+      throw new MandateError(
+        'invalid_request',
+        `context.${AGENT_CREDENTIAL}: a dpop proof needs the method and url it was made for`,
+      );
+    const decide = this.decide;
+    if (!decide) throw new MandateError('unavailable', 'the decision pipeline is not available');
+    const scheme: 'DPoP' | 'Bearer' = credential.dpop === undefined ? 'Bearer' : 'DPoP';
+    try {
+      const decision = await decide({
+        token: credential.token,
+        scheme,
+        dpop: typeof credential.dpop === 'string' ? credential.dpop : undefined,
+        proofMethod: typeof credential.method === 'string' ? credential.method : undefined,
+        proofUrl: typeof credential.url === 'string' ? credential.url : undefined,
+        action: request.action.name,
+        resource: {
+          type: request.resource.type,
+          id: request.resource.id,
+          properties: propertiesOf(request.resource),
+        },
+        ...(typeof data_class === 'string' ? { dataClass: data_class as never } : {}),
+        ...(typeof environment === 'string' ? { environment } : {}),
+        arguments: request.action.properties,
+        context,
+        expectedOrgId: principal.orgId,
+        expectedAgentId: request.subject.id,
+      });
+      const reason = decision.reasons[0]?.code;
+      return {
+        answer: {
+          decision: decision.decision === 'allow',
+          context: { decision_id: decision.decisionId, ...(reason ? { reason } : {}) },
+        },
+      };
+    } catch (error) {
+      if (!(error instanceof UnauthenticatedDecision)) throw error;
+      // Recorded with the batch, in the enforcement point's own org.
+      return {
+        answer: { decision: false, context: { decision_id: '', reason: error.reason.code } },
+        record: {
+          kind: 'authzen-agent',
+          request: {
+            subject: uidOf(request.subject),
+            action: request.action.name,
+            resource: uidOf(request.resource),
+          },
+          result: 'deny',
+          reasons: [error.reason],
+        },
+      };
+    }
   }
 
   /**

@@ -27,6 +27,10 @@ export interface ActionRequest {
   arguments?: Record<string, unknown>;
   /** Sent to Cedar as context, except the keys Mandate reserves. */
   context?: Record<string, unknown>;
+  /** The org of the enforcement point asking: a token of another org does not authenticate. */
+  expectedOrgId?: string;
+  /** The agent the enforcement point names as the subject: the token's agent must be it. */
+  expectedAgentId?: string;
 }
 
 /** One reason a decision was not an allow; `dimension` for out_of_scope, `limit` for limits. */

@@ -26,6 +26,11 @@ export const authenticate = (deps: StepDeps): DecisionStep => ({
       } else if (request.scheme !== 'Bearer') {
         return deny('pop_invalid', 'the token is not key-bound: present it as Bearer');
       }
+      // An enforcement point asks only about its own org's agents: nothing is recorded elsewhere.
+      if (request.expectedOrgId !== undefined && token.claims.org !== request.expectedOrgId)
+        return deny('token_invalid', "the token belongs to another org than the enforcement point's");
+      if (request.expectedAgentId !== undefined && token.claims.client_id !== request.expectedAgentId)
+        return deny('token_invalid', 'the token is not the named agent’s');
       state.token = token;
       state.orgId = token.claims.org;
       return { ok: true };
