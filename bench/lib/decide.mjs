@@ -6,11 +6,9 @@
  * policy set and the same entities the policy step passes. Reported as decisions per second and
  * the ratio to the baseline (the goal: everything but policy evaluation adds at most half again).
  */
-import path from 'node:path';
-import { createEngine, PolicyEvaluator, SqliteStore, systemClock } from '@mandate/engine';
-import { AgentCredentials } from '@mandate/sdk';
-import { exportJWK, generateKeyPair } from 'jose';
-import { log, median, now, removeDb, round, tick } from './util.mjs';
+import { PolicyEvaluator } from '@mandate/engine';
+import { agentWorld } from './agent-world.mjs';
+import { log, median, now, round, tick } from './util.mjs';
 
 const ISSUER = 'http://bench.invalid';
 const POLICIES = `permit (principal, action, resource) when { context.mandate.delegated == true };
@@ -18,39 +16,11 @@ forbid (principal, action, resource) when { context.mandate.action like "iam.*" 
 forbid (principal, action, resource) when { resource has blocked && resource.blocked == true };`;
 
 async function setup(dir) {
-  const file = path.join(dir, 'decide.db');
-  removeDb(file);
-  const store = new SqliteStore({ file, clock: systemClock });
-  const engine = createEngine(store, { clock: systemClock, oauth: { issuer: () => ISSUER } });
-  const { org } = await engine.orgs.ensureDefaultOrg();
-  const admin = { kind: 'org', orgId: org.id, actor: { kind: 'api_key', id: 'bench' }, roles: ['admin'] };
-  const user = await engine.users.create(admin, { displayName: 'Alice' });
-  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true });
-  const agent = await engine.agents.register(admin, {
-    name: 'bench-agent',
-    ownerId: user.id,
+  const { store, engine, org, admin, user, agent, delegation, creds } = await agentWorld(dir, {
+    name: 'decide',
+    issuer: ISSUER,
     labels: ['mail'],
-    boundaries: {
-      actions: ['email.*'],
-      resources: ['mailbox:alice/*'],
-      maxDataClass: 'internal',
-      maxCredentialTtlSeconds: 3600,
-      maxDelegationDepth: 1,
-    },
-    keys: [await exportJWK(publicKey)],
-  });
-  await engine.agents.transition(admin, agent.id, 'activate');
-  const delegation = await engine.delegations.grant(admin, {
-    delegateAgentId: agent.id,
-    purpose: 'benchmark',
-    onBehalfOf: user.id,
-    scope: {
-      actions: ['email.*'],
-      resources: ['mailbox:alice/*'],
-      dataClass: 'internal',
-      maxDepth: 0,
-      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-    },
+    dataClass: 'internal',
   });
   await engine.policies.publish(admin, { policies: POLICIES });
   await engine.entities.put(admin, [
@@ -61,11 +31,6 @@ async function setup(dir) {
     },
     { uid: { type: 'mailbox', id: 'alice' }, attrs: {}, parents: [] },
   ]);
-  const creds = new AgentCredentials({
-    url: ISSUER,
-    agentId: agent.id,
-    privateJwk: await exportJWK(privateKey),
-  });
   const token = await engine.oauth.endpoint.token(
     {
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',

@@ -6,58 +6,15 @@
  * the same run. Client-side work (signing assertions and proofs) is done before the clock starts.
  */
 import crypto from 'node:crypto';
-import path from 'node:path';
 import { VerifiedTokenCache, verifyAccessToken } from '@mandate/core';
-import { createEngine, SqliteStore, systemClock } from '@mandate/engine';
-import { AgentCredentials } from '@mandate/sdk';
-import { exportJWK, generateKeyPair } from 'jose';
-import { log, median, now, percentile, removeDb, round, tick } from './util.mjs';
+import { agentWorld } from './agent-world.mjs';
+import { log, median, now, percentile, round, tick } from './util.mjs';
 
 const ISSUER = 'http://bench.invalid';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const DELEGATION_TYPE = 'urn:mandate:params:oauth:token-type:delegation';
 
-async function setup(dir) {
-  const file = path.join(dir, 'tokens.db');
-  removeDb(file);
-  const store = new SqliteStore({ file, clock: systemClock });
-  const engine = createEngine(store, { clock: systemClock, oauth: { issuer: () => ISSUER } });
-  const { org } = await engine.orgs.ensureDefaultOrg();
-  const admin = { kind: 'org', orgId: org.id, actor: { kind: 'api_key', id: 'bench' }, roles: ['admin'] };
-  const user = await engine.users.create(admin, { displayName: 'Alice' });
-  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true });
-  const agent = await engine.agents.register(admin, {
-    name: 'bench-agent',
-    ownerId: user.id,
-    boundaries: {
-      actions: ['email.*'],
-      resources: ['mailbox:alice/*'],
-      maxDataClass: 'internal',
-      maxCredentialTtlSeconds: 3600,
-      maxDelegationDepth: 1,
-    },
-    keys: [await exportJWK(publicKey)],
-  });
-  await engine.agents.transition(admin, agent.id, 'activate');
-  const delegation = await engine.delegations.grant(admin, {
-    delegateAgentId: agent.id,
-    purpose: 'benchmark',
-    onBehalfOf: user.id,
-    scope: {
-      actions: ['email.*'],
-      resources: ['mailbox:alice/*'],
-      dataClass: 'public',
-      maxDepth: 0,
-      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-    },
-  });
-  const creds = new AgentCredentials({
-    url: ISSUER,
-    agentId: agent.id,
-    privateJwk: await exportJWK(privateKey),
-  });
-  return { store, engine, delegation, creds };
-}
+const setup = (dir) => agentWorld(dir, { name: 'tokens', issuer: ISSUER });
 
 /** What an agent sends: pre-signed, so only the server's work is timed. */
 async function requests(creds, delegationId, count) {

@@ -6,8 +6,9 @@ import type { EngineContext } from '../context.js';
 import { MandateError } from '../errors.js';
 import { type CedarValue, cedar } from '../policy/cedar.js';
 import { loadEntities } from '../policy/entities.js';
-import type { PolicyService } from '../policy/policies.js';
-import type { OrgTransaction } from '../ports/store.js';
+import type { Evaluation } from '../policy/evaluator.js';
+import type { ActivePolicy, PolicyService } from '../policy/policies.js';
+import type { OrgReader, OrgTransaction } from '../ports/store.js';
 import { UnauthenticatedDecision } from './pipeline.js';
 import type { ActionRequest, Decision } from './types.js';
 
@@ -79,14 +80,7 @@ export class AuthZenService {
   ): Promise<AuthZenDecision[]> {
     requirePermission(principal, 'decisions.evaluate');
     for (const [i, request] of requests.entries()) {
-      for (const key of Object.keys(request.context ?? {})) {
-        if (RESERVED_CONTEXT_KEYS.includes(key))
-          throw new MandateError(
-            'invalid_request',
-            `context.${key} is reserved: Mandate sets it`,
-            `context.${key}`,
-          );
-      }
+      assertNoReservedContext(request.context);
       if (!request.action?.name)
         throw new MandateError('invalid_request', `evaluations.${i}.action.name is required`);
       const carriesCredential = request.context?.[AGENT_CREDENTIAL] !== undefined;
@@ -127,30 +121,12 @@ export class AuthZenService {
         if (semantic === 'permit_on_first_permit' && decided.answer.decision) break;
         continue;
       }
-      let evaluation: ReturnType<typeof active.evaluator.evaluate>;
-      try {
-        const entities = await loadEntities(org, [
-          { uid: uidOf(request.subject), properties: propertiesOf(request.subject) },
-          { uid: uidOf(request.resource), properties: propertiesOf(request.resource) },
-        ]);
-        evaluation = active.evaluator.evaluate({
-          principal: uidOf(request.subject),
-          action: { type: 'Action', id: request.action.name },
-          resource: uidOf(request.resource),
-          context: (request.context ?? {}) as Record<string, CedarValue>,
-          entities,
-        });
-      } catch (error) {
-        // Anything that goes wrong deciding is a deny, and is recorded like any decision.
-        evaluation = {
-          ok: false,
-          errors: [`the request could not be evaluated (${(error as Error).message})`],
-        };
-      }
-      // Cedar skips a policy that errors; a forbid that could not be judged must not become an allow.
-      const failedForbid =
-        evaluation.ok && evaluation.erroring.some((e) => active.evaluator.forbids.has(e.policyId));
-      const allow = evaluation.ok && evaluation.decision === 'allow' && !failedForbid;
+      const { evaluation, allow, failedForbid } = await evaluatePlain(org, active, {
+        subject: request.subject,
+        action: request.action.name,
+        resource: request.resource,
+        context: request.context,
+      });
       const reason: ReasonCode | undefined = allow
         ? undefined
         : !evaluation.ok || failedForbid
@@ -293,14 +269,7 @@ export class AuthZenService {
     request: AuthZenSearchRequest,
   ): Promise<SearchAnswer> {
     requirePermission(principal, 'decisions.evaluate');
-    for (const key of Object.keys(request.context ?? {})) {
-      if (RESERVED_CONTEXT_KEYS.includes(key))
-        throw new MandateError(
-          'invalid_request',
-          `context.${key} is reserved: Mandate sets it`,
-          `context.${key}`,
-        );
-    }
+    assertNoReservedContext(request.context);
     for (const part of ['subject', 'resource'] as const) {
       if (RESERVED_AUTHZEN_TYPES.includes(request[part]?.type))
         throw new MandateError(
@@ -318,20 +287,13 @@ export class AuthZenService {
       const action = kind === 'action' ? (candidate as { name: string }).name : request.action?.name;
       if (!action || subject.id === undefined || resource.id === undefined)
         throw new MandateError('invalid_request', `a ${kind} search needs the other parts with their ids`);
-      const entities = await loadEntities(org, [
-        { uid: uidOf(subject), properties: propertiesOf(subject) },
-        { uid: uidOf(resource), properties: propertiesOf(resource) },
-      ]);
-      const evaluation = active.evaluator.evaluate({
-        principal: uidOf(subject),
-        action: { type: 'Action', id: action },
-        resource: uidOf(resource),
-        context: (request.context ?? {}) as Record<string, CedarValue>,
-        entities,
+      const { allow } = await evaluatePlain(org, active, {
+        subject,
+        action,
+        resource,
+        context: request.context,
       });
-      const failedForbid =
-        evaluation.ok && evaluation.erroring.some((e) => active.evaluator.forbids.has(e.policyId));
-      if (evaluation.ok && evaluation.decision === 'allow' && !failedForbid) results.push(candidate);
+      if (allow) results.push(candidate);
     }
     const record = await org.transact((tx) =>
       this.ctx.audit.append(tx, {
@@ -407,4 +369,56 @@ const uidOf = (entity: AuthZenEntity) => ({ type: entity.type, id: entity.id });
 function propertiesOf(entity: AuthZenEntity): Record<string, unknown> {
   const { type: _t, id: _i, properties, ...rest } = entity;
   return { ...rest, ...(properties ?? {}) };
+}
+
+/** Refuses a context that sets a key Mandate computes (the acting identity comes only from credentials). */
+export function assertNoReservedContext(context: Record<string, unknown> | undefined): void {
+  for (const key of Object.keys(context ?? {})) {
+    if (RESERVED_CONTEXT_KEYS.includes(key))
+      throw new MandateError(
+        'invalid_request',
+        `context.${key} is reserved: Mandate sets it`,
+        `context.${key}`,
+      );
+  }
+}
+
+/**
+ * One plain AuthZEN evaluation: the named subject and resource (with their stored ancestors) under
+ * the active policies. Anything that goes wrong is a deny, never a throw; a forbid that Cedar
+ * skipped because it errored is a deny too.
+ */
+async function evaluatePlain(
+  org: OrgReader,
+  active: ActivePolicy,
+  request: {
+    subject: AuthZenEntity;
+    action: string;
+    resource: AuthZenEntity;
+    context?: Record<string, unknown>;
+  },
+): Promise<{ evaluation: Evaluation; allow: boolean; failedForbid: boolean }> {
+  let evaluation: Evaluation;
+  try {
+    const entities = await loadEntities(org, [
+      { uid: uidOf(request.subject), properties: propertiesOf(request.subject) },
+      { uid: uidOf(request.resource), properties: propertiesOf(request.resource) },
+    ]);
+    evaluation = active.evaluator.evaluate({
+      principal: uidOf(request.subject),
+      action: { type: 'Action', id: request.action },
+      resource: uidOf(request.resource),
+      context: (request.context ?? {}) as Record<string, CedarValue>,
+      entities,
+    });
+  } catch (error) {
+    evaluation = { ok: false, errors: [`the request could not be evaluated (${(error as Error).message})`] };
+  }
+  const failedForbid =
+    evaluation.ok && evaluation.erroring.some((e) => active.evaluator.forbids.has(e.policyId));
+  return {
+    evaluation,
+    allow: evaluation.ok && evaluation.decision === 'allow' && !failedForbid,
+    failedForbid,
+  };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalize } from '@mandate/core';
 import { MandateError } from '../errors.js';
-import { RESERVED_CONTEXT_KEYS } from './authzen.js';
+import { assertNoReservedContext } from './authzen.js';
 import type { StepDeps } from './deps.js';
 import { agentStatus } from './steps/agent-status.js';
 import { authenticate } from './steps/authenticate.js';
@@ -51,14 +51,7 @@ export class DecisionPipeline {
   }
 
   async decide(request: ActionRequest): Promise<Decision> {
-    for (const key of Object.keys(request.context ?? {})) {
-      if (RESERVED_CONTEXT_KEYS.includes(key))
-        throw new MandateError(
-          'invalid_request',
-          `context.${key} is reserved: Mandate sets it`,
-          `context.${key}`,
-        );
-    }
+    assertNoReservedContext(request.context);
     const now = this.deps.ctx.clock.now();
     const state: DecisionState = {};
     let denial: DecisionReason | undefined;

@@ -167,6 +167,13 @@ forbid (principal, action, resource) when { resource in folder::"blocked" };`);
       decision: 'deny',
       reasons: [{ code: 'internal_error' }],
     });
+    // A search meeting the same hierarchy counts it as not allowed (no 500, nothing found).
+    const search = await t.call('POST', '/access/v1/search/resource', {
+      key: pep,
+      body: { subject: { type: 'User', id: 'u' }, action: { name: 'doc.read' }, resource: { type: 'doc' } },
+    });
+    expect(search.status, search.text).toBe(200);
+    expect(search.body.results).not.toContainEqual({ type: 'doc', id: 'deep-doc' });
   });
 
   it("the agent's owner keeps the groups the org stored for them (a forbid on the group applies)", async () => {
