@@ -10,6 +10,7 @@ export const ID_PREFIXES = {
   apiKey: 'key',
   delegation: 'dlg',
   approval: 'apr',
+  lock: 'lck',
   platformKey: 'pk',
 } as const;
 
@@ -17,7 +18,7 @@ export type IdKind = keyof typeof ID_PREFIXES;
 export type IdPrefix = (typeof ID_PREFIXES)[IdKind];
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-const ID_PATTERN = /^(org|usr|agt|key|dlg|apr|pk)_[0-9A-HJKMNP-TV-Z]{26}$/;
+const ID_PATTERN = /^(org|usr|agt|key|dlg|apr|lck|pk)_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 export function newId(kind: IdKind, now: number = Date.now()): string {
   if (!Number.isSafeInteger(Math.floor(now)) || now < 0 || now >= 2 ** 48) {

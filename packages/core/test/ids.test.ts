@@ -10,6 +10,7 @@ const PREFIXES: Record<IdKind, string> = {
   apiKey: 'key',
   delegation: 'dlg',
   approval: 'apr',
+  lock: 'lck',
   platformKey: 'pk',
 };
 const KINDS = Object.keys(PREFIXES) as IdKind[];

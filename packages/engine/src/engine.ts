@@ -8,7 +8,9 @@ import type { SignedHeadStore } from './audit/signed-heads.js';
 import type { EngineContext } from './context.js';
 import { AuthZenService } from './decision/authzen.js';
 import { DecisionService } from './decision/decisions.js';
+import { replayRecentDecisions } from './decision/replay.js';
 import { DelegationService } from './delegation/delegations.js';
+import { KillSwitchService } from './killswitch/killswitch.js';
 import { MasterKey } from './oauth/master-key.js';
 import { OAuthService } from './oauth/oauth-service.js';
 import { EntityService } from './policy/entities.js';
@@ -19,6 +21,7 @@ import { AgentService } from './registry/agents.js';
 import { ApiKeyService } from './registry/api-keys.js';
 import { OrgService } from './registry/orgs.js';
 import { UserService } from './registry/users.js';
+import { RiskSettingsService } from './risk/risk-settings-service.js';
 
 /** The engine's services over one store; what the server (or a test) holds. */
 export interface Engine extends EngineContext {
@@ -36,6 +39,8 @@ export interface Engine extends EngineContext {
   entities: EntityService;
   authzen: AuthZenService;
   decisions: DecisionService;
+  killSwitch: KillSwitchService;
+  riskSettings: RiskSettingsService;
 }
 
 export interface EngineOptions {
@@ -61,7 +66,7 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
   const ctx: EngineContext = { store, clock, audit: new StoreAuditLog(clock) };
   const checkpoints = new CheckpointService(ctx, logKey, logOriginPrefix, signedHeads);
   const proofs = new AuditProofService(ctx, checkpoints);
-  const policies = new PolicyService(ctx);
+  const policies = new PolicyService(ctx, replayRecentDecisions);
   let decisions: DecisionService;
   const oauthService = new OAuthService(ctx, {
     issuer: oauth.issuer ?? (() => 'http://127.0.0.1:7070'),
@@ -90,5 +95,7 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
     entities: new EntityService(ctx),
     authzen: new AuthZenService(ctx, policies, (request) => decisions.decide(request)),
     decisions,
+    killSwitch: new KillSwitchService(ctx),
+    riskSettings: new RiskSettingsService(ctx),
   };
 }

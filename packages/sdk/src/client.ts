@@ -7,6 +7,7 @@ import type {
   DelegationView,
   ExplainNode,
   IntrospectionResult,
+  KillSwitchLock,
   Org,
   Page,
   PageOptions,
@@ -230,6 +231,17 @@ export class MandateClient {
         '/access/v1/evaluations',
         request,
       ),
+  };
+
+  /** The emergency stop: lock the org, one owner's agents or one agent; release by lock id. */
+  readonly killSwitch = {
+    lock: (input: { scope: 'org' | 'owner' | 'agent'; targetId?: string; reason: string }) =>
+      this.request<KillSwitchLock>('POST', '/v1/killswitch', input),
+    list: (filter: PageOptions & { all?: boolean } = {}) =>
+      this.request<Page<KillSwitchLock>>('GET', '/v1/killswitch', undefined, filter),
+    get: (lockId: string) => this.request<KillSwitchLock>('GET', `/v1/killswitch/${enc(lockId)}`),
+    release: (lockId: string, reason: string) =>
+      this.request<KillSwitchLock>('POST', `/v1/killswitch/${enc(lockId)}/release`, { reason }),
   };
 
   /** The token signing keys (platform key). */

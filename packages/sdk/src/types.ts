@@ -37,6 +37,19 @@ export interface RegisterAgentInput {
 }
 
 /** A version of the org's Cedar policy set (0 is the built-in baseline). */
+/** A kill-switch lock: what it stops, why, who locked it and, once released, who released it. */
+export interface KillSwitchLock {
+  id: string;
+  scope: 'org' | 'owner' | 'agent';
+  targetId: string;
+  reason: string;
+  lockedBy: { kind: string; id: string };
+  lockedAt: string;
+  releasedAt?: string;
+  releasedBy?: { kind: string; id: string };
+  releaseReason?: string;
+}
+
 export interface PolicyVersionView {
   version: number;
   hash: string;
@@ -46,4 +59,13 @@ export interface PolicyVersionView {
   createdAt: string;
   createdBy: { kind: string; id: string };
   active: boolean;
+  /** On publish: recent allowed decisions replayed against this set (a set that denies them all is flagged). */
+  replay?: {
+    replayed: number;
+    stillAllowed: number;
+    nowDenied: number;
+    skipped: number;
+    deniesAllRecent: boolean;
+    note: string;
+  };
 }

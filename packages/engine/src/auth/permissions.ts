@@ -30,6 +30,12 @@ export const PERMISSIONS = {
   'policies.write': ['admin'],
   'entities.read': ['admin', 'operator', 'auditor'],
   'entities.write': ['admin', 'operator'],
+  'risk.read': ['admin', 'operator', 'auditor'],
+  'risk.write': ['admin'],
+  /** The kill switch: any operator can stop; only an admin can start again. */
+  'killswitch.read': ['admin', 'operator', 'approver', 'auditor'],
+  'killswitch.lock': ['admin', 'operator'],
+  'killswitch.release': ['admin'],
   /** Asking for decisions (AuthZEN, the native endpoint): enforcement points. */
   'decisions.evaluate': ['admin', 'pep'],
 } as const satisfies Record<string, readonly Role[]>;

@@ -4,6 +4,7 @@ import { requirePermission } from '../auth/permissions.js';
 import type { OrgPrincipal } from '../auth/principal.js';
 import type { EngineContext } from '../context.js';
 import { MandateError } from '../errors.js';
+import { activeLocks, lockVerdict } from '../killswitch/locks.js';
 import { type CedarValue, cedar } from '../policy/cedar.js';
 import { loadEntities } from '../policy/entities.js';
 import type { Evaluation } from '../policy/evaluator.js';
@@ -160,11 +161,19 @@ export class AuthZenService {
       if (semantic === 'permit_on_first_permit' && allow) break;
     }
     const seqs = await org.transact(async (tx: OrgTransaction) => {
+      // The kill switch holds plain evaluations too, checked where they are recorded: once an org
+      // lock has committed, nothing recorded after it is an allow.
+      const locked = lockVerdict(await activeLocks(tx), principal.orgId, []);
       const out: number[] = [];
       for (const [i, outcome] of outcomes.entries()) {
         if (agentDecisions.has(i) && outcome.record === undefined) {
           out.push(-1);
           continue;
+        }
+        if (locked && !agentDecisions.has(i)) {
+          outcome.allow = false;
+          outcome.reason = 'org_locked';
+          Object.assign(outcome.record as object, { result: 'deny', reasons: ['org_locked'] });
         }
         const record = await this.ctx.audit.append(tx, {
           type: 'decision',
@@ -196,7 +205,13 @@ export class AuthZenService {
     principal: OrgPrincipal,
     request: AuthZenRequest,
   ): Promise<{ answer: AuthZenDecision; record?: unknown }> {
-    const { [AGENT_CREDENTIAL]: raw, data_class, environment, ...context } = request.context ?? {};
+    const {
+      [AGENT_CREDENTIAL]: raw,
+      data_class,
+      environment,
+      untrusted_input,
+      ...context
+    } = request.context ?? {};
     const credential = raw as { token?: unknown; dpop?: unknown; method?: unknown; url?: unknown };
     if (typeof credential !== 'object' || credential === null || typeof credential.token !== 'string')
       throw new MandateError('invalid_request', `context.${AGENT_CREDENTIAL}.token is required`);
@@ -228,6 +243,7 @@ export class AuthZenService {
         ...(typeof environment === 'string' ? { environment } : {}),
         arguments: request.action.properties,
         context,
+        ...(untrusted_input === true ? { signals: { untrustedInput: true } } : {}),
         expectedOrgId: principal.orgId,
         expectedAgentId: request.subject.id,
       });
@@ -295,8 +311,11 @@ export class AuthZenService {
       });
       if (allow) results.push(candidate);
     }
-    const record = await org.transact((tx) =>
-      this.ctx.audit.append(tx, {
+    const { record, found } = await org.transact(async (tx) => {
+      // Under an org lock nothing is allowed, so a search finds nothing.
+      const locked = lockVerdict(await activeLocks(tx), principal.orgId, []);
+      const found = locked ? [] : results;
+      const record = await this.ctx.audit.append(tx, {
         type: 'decision.search',
         actor: principal.actor,
         target: { type: 'search', id: kind },
@@ -304,13 +323,18 @@ export class AuthZenService {
           kind,
           digest: sha256(canonicalize(request)),
           candidates: candidates.length,
-          found: results.length,
+          found: found.length,
+          ...(locked ? { reasons: ['org_locked'] } : {}),
           policyVersion: active.version,
           policyHash: active.hash,
         },
-      }),
-    );
-    return { results, context: { decision_id: String(record.seq), candidates: candidates.length } };
+      });
+      return { record, found };
+    });
+    return {
+      results: found,
+      context: { decision_id: String(record.seq), candidates: candidates.length },
+    };
   }
 
   private async candidates(
@@ -388,7 +412,7 @@ export function assertNoReservedContext(context: Record<string, unknown> | undef
  * the active policies. Anything that goes wrong is a deny, never a throw; a forbid that Cedar
  * skipped because it errored is a deny too.
  */
-async function evaluatePlain(
+export async function evaluatePlain(
   org: OrgReader,
   active: ActivePolicy,
   request: {

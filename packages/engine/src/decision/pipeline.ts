@@ -1,14 +1,18 @@
 import { createHash } from 'node:crypto';
-import { canonicalize } from '@mandate/core';
+import { type AuditEventInput, canonicalize } from '@mandate/core';
 import { MandateError } from '../errors.js';
+import type { OrgTransaction } from '../ports/store.js';
 import { assertNoReservedContext } from './authzen.js';
+import { baselineAtCommit, type CommitCheck, killSwitchAtCommit, limitsAtCommit } from './commit-checks.js';
 import type { StepDeps } from './deps.js';
 import { agentStatus } from './steps/agent-status.js';
+import { approval } from './steps/approval.js';
 import { authenticate } from './steps/authenticate.js';
 import { chain } from './steps/chain.js';
+import { limits } from './steps/limits.js';
 import { orgLock } from './steps/org-lock.js';
-import { approval, limits, risk } from './steps/pass-through.js';
 import { policy } from './steps/policy.js';
+import { risk } from './steps/risk.js';
 import { scope } from './steps/scope.js';
 import type { ActionRequest, Decision, DecisionReason, DecisionState, DecisionStep } from './types.js';
 
@@ -30,6 +34,7 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
  */
 export class DecisionPipeline {
   private readonly steps: DecisionStep[];
+  private readonly commitChecks: CommitCheck[] = [killSwitchAtCommit, limitsAtCommit, baselineAtCommit];
 
   constructor(private readonly deps: StepDeps) {
     this.steps = [
@@ -38,8 +43,8 @@ export class DecisionPipeline {
       orgLock(deps),
       chain(deps),
       scope(deps),
-      limits(),
-      risk(),
+      limits(deps),
+      risk(deps),
       policy(deps),
       approval(),
     ];
@@ -70,64 +75,111 @@ export class DecisionPipeline {
         break;
       }
     }
-    return this.record(request, state, denial);
+    return this.record(request, state, denial, now);
   }
 
-  private async record(request: ActionRequest, state: DecisionState, denial: DecisionReason | undefined) {
+  /** Runs the commit checks (for an allow) and appends the record, in one transaction. */
+  private async record(
+    request: ActionRequest,
+    state: DecisionState,
+    stepDenial: DecisionReason | undefined,
+    now: Date,
+  ): Promise<Decision> {
     const orgId = state.orgId as string;
-    const claims = state.token?.claims;
+    const { record, denial } = await this.deps.ctx.store.org(orgId).transact(async (tx) => {
+      const denial = stepDenial ?? (await this.runCommitChecks(tx, request, state, now));
+      const record = await this.deps.ctx.audit.append(tx, this.recordOf(request, state, denial));
+      return { record, denial };
+    });
     const result = denial ? (denial.code === 'approval_required' ? 'approval_required' : 'deny') : 'allow';
-    const record = await this.deps.ctx.store.org(orgId).transact((tx) =>
-      this.deps.ctx.audit.append(tx, {
-        type: 'decision',
-        actor: { kind: 'agent', id: claims?.client_id ?? '' },
-        target: { type: 'decision', id: request.action },
-        refs: {
-          agentId: claims?.client_id,
-          delegationId: claims?.dlg,
-          userId: state.delegations?.[0]?.rootUserId,
-        },
-        after: {
-          kind: 'agent',
-          request: {
-            action: request.action,
-            resource: { type: request.resource.type, id: request.resource.id },
-            dataClass: state.dataClass ?? request.dataClass ?? 'public',
-            ...(request.environment ? { environment: request.environment } : {}),
-            // Arguments and context as digests and a redacted preview: names and kinds, no values.
-            argumentsDigest: sha256(canonicalize(request.arguments ?? {})),
-            argumentsPreview: preview(request.arguments ?? {}),
-            contextDigest: sha256(canonicalize(request.context ?? {})),
-            propertiesDigest: sha256(canonicalize(request.resource.properties ?? {})),
-          },
-          chain: {
-            rootUser: state.delegations?.[0]?.rootUserId,
-            agents: [...(state.token?.agents ?? [])].reverse(),
-            delegations: state.delegations?.map((d) => d.id) ?? (claims ? [claims.dlg] : []),
-            token: claims?.jti,
-          },
-          result,
-          reasons: denial ? [denial] : [],
-          ...(state.policy
-            ? {
-                policyVersion: state.policy.version,
-                policyHash: state.policy.hash,
-                determining: state.policy.determining,
-                erroring: state.policy.erroring,
-              }
-            : {}),
-          ...(state.risk ? { risk: state.risk } : {}),
-        },
-      }),
-    );
     return {
-      decision: denial?.code === 'approval_required' ? 'approval_required' : result,
+      decision: result,
       reasons: denial ? [denial] : [],
       decisionId: String(record.seq),
       policies: state.policy?.determining ?? [],
       ...(state.policy ? { policyVersion: state.policy.version } : {}),
       ...(state.risk ? { risk: state.risk } : {}),
     } satisfies Decision;
+  }
+
+  private async runCommitChecks(
+    tx: OrgTransaction,
+    request: ActionRequest,
+    state: DecisionState,
+    now: Date,
+  ): Promise<DecisionReason | undefined> {
+    const writes: Array<{ name: string; apply: () => Promise<void> }> = [];
+    for (const check of this.commitChecks) {
+      try {
+        const result = await check.run(tx, request, state, now);
+        if (!result.ok) return result.reason;
+        if (result.apply) writes.push({ name: check.name, apply: result.apply });
+      } catch {
+        // A check that fails must not leave the allow standing, nor lose the record.
+        return { code: 'internal_error', detail: `commit check ${check.name} failed` };
+      }
+    }
+    // Only once every check passed. A write that fails denies; what was written before it stays
+    // (it errs towards consuming a limit, never towards an unrecorded use).
+    for (const write of writes) {
+      try {
+        await write.apply();
+      } catch {
+        return { code: 'internal_error', detail: `commit check ${write.name} failed to record` };
+      }
+    }
+    return undefined;
+  }
+
+  private recordOf(
+    request: ActionRequest,
+    state: DecisionState,
+    denial: DecisionReason | undefined,
+  ): AuditEventInput {
+    const claims = state.token?.claims;
+    const result = denial ? (denial.code === 'approval_required' ? 'approval_required' : 'deny') : 'allow';
+    return {
+      type: 'decision',
+      actor: { kind: 'agent', id: claims?.client_id ?? '' },
+      target: { type: 'decision', id: request.action },
+      refs: {
+        agentId: claims?.client_id,
+        delegationId: claims?.dlg,
+        userId: state.delegations?.[0]?.rootUserId,
+      },
+      after: {
+        kind: 'agent',
+        request: {
+          action: request.action,
+          resource: { type: request.resource.type, id: request.resource.id },
+          dataClass: state.dataClass ?? request.dataClass ?? 'public',
+          ...(request.environment ? { environment: request.environment } : {}),
+          // Arguments and context as digests and a redacted preview: names and kinds, no values.
+          argumentsDigest: sha256(canonicalize(request.arguments ?? {})),
+          argumentsPreview: preview(request.arguments ?? {}),
+          contextDigest: sha256(canonicalize(request.context ?? {})),
+          propertiesDigest: sha256(canonicalize(request.resource.properties ?? {})),
+        },
+        chain: {
+          rootUser: state.delegations?.[0]?.rootUserId,
+          agents: [...(state.token?.agents ?? [])].reverse(),
+          delegations: state.delegations?.map((d) => d.id) ?? (claims ? [claims.dlg] : []),
+          token: claims?.jti,
+        },
+        result,
+        reasons: denial ? [denial] : [],
+        ...(state.policy
+          ? {
+              policyVersion: state.policy.version,
+              policyHash: state.policy.hash,
+              determining: state.policy.determining,
+              erroring: state.policy.erroring,
+            }
+          : {}),
+        ...(state.risk ? { risk: state.risk } : {}),
+        ...(state.limits ? { limits: state.limits } : {}),
+      },
+    };
   }
 }
 

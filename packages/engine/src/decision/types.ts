@@ -8,7 +8,10 @@ import type {
   User,
   VerifiedAccessToken,
 } from '@mandate/core';
+import type { LimitConsumption, LimitKind } from '../limits/usage.js';
 import type { CedarValue } from '../policy/cedar.js';
+import type { RiskAssessment } from '../risk/factors.js';
+import type { RiskSettings } from '../risk/settings.js';
 
 /** What an enforcement point (or the agent itself) asks before an action runs. */
 export interface ActionRequest {
@@ -27,6 +30,8 @@ export interface ActionRequest {
   arguments?: Record<string, unknown>;
   /** Sent to Cedar as context, except the keys Mandate reserves. */
   context?: Record<string, unknown>;
+  /** What the enforcement point observed: the agent has read untrusted content in this task. */
+  signals?: { untrustedInput?: boolean };
   /** The org of the enforcement point asking: a token of another org does not authenticate. */
   expectedOrgId?: string;
   /** The agent the enforcement point names as the subject: the token's agent must be it. */
@@ -38,6 +43,7 @@ export interface DecisionReason {
   code: ReasonCode;
   detail?: string;
   dimension?: ScopeDimension;
+  limit?: LimitKind;
 }
 
 /** What the steps learn and pass on, filled as the pipeline runs. */
@@ -53,8 +59,11 @@ export interface DecisionState {
   /** The data class the request touches: the higher of what was declared and what the org stored. */
   dataClass?: DataClass;
   policy?: { version: number; hash: string; determining: string[]; erroring: string[] };
-  risk?: { score: number; factors: Array<{ name: string; contribution: number }> };
+  risk?: RiskAssessment;
+  riskSettings?: RiskSettings;
   context?: Record<string, CedarValue>;
+  /** What an allowed use took from each limited link of the chain (set at commit). */
+  limits?: LimitConsumption[];
 }
 
 export type StepResult = { ok: true } | { ok: false; reason: DecisionReason };

@@ -1,4 +1,5 @@
 import { type Agent, type Delegation, effectiveAgentStatus, type ReasonCode } from '@mandate/core';
+import { activeLocks, lockVerdict } from '../killswitch/locks.js';
 import type { OrgReader } from '../ports/store.js';
 
 export type Liveness =
@@ -14,7 +15,8 @@ const AGENT_REASONS: Record<string, ReasonCode> = {
 /**
  * Is every link of a delegation's chain usable right now: each delegation active and within
  * its validity window, each agent in it (every delegate; the delegators are the delegates of
- * the hop above) active, and the root user still with the org? Checked live on every use, so
+ * the hop above) active, no kill-switch lock on any of them, and the root user still with the
+ * org? Checked live on every use, so
  * suspending an agent stops every chain it is in at once, without rewriting any delegation.
  */
 export async function chainLiveness(org: OrgReader, delegationId: string, now: Date): Promise<Liveness> {
@@ -65,5 +67,8 @@ export async function chainLiveness(org: OrgReader, delegationId: string, now: D
     }
     agents.push(agent);
   }
+  // The kill switch: a lock on the org, on any agent of the chain or on its owner stops it all.
+  const locked = lockVerdict(await activeLocks(org), org.orgId, agents);
+  if (locked) return { live: false, reason: locked.reason, detail: locked.detail, at: locked.lockId };
   return { live: true, delegations, agents };
 }

@@ -3,6 +3,7 @@ import { createTwoFilesPatch } from 'diff';
 import { requirePermission } from '../auth/permissions.js';
 import type { OrgPrincipal } from '../auth/principal.js';
 import type { EngineContext } from '../context.js';
+import type { ReplaySummary } from '../decision/replay.js';
 import { MandateError, notFound } from '../errors.js';
 import type { PolicyVersion } from '../ports/records.js';
 import type { OrgReader, Page, PageRequest } from '../ports/store.js';
@@ -11,6 +12,9 @@ import { PolicyEvaluator, PolicyParseError, validatePolicies } from './evaluator
 import { validationSchema } from './schema.js';
 
 export type PolicyVersionView = Omit<PolicyVersion, 'orgId'> & { active: boolean };
+
+/** Replays recent decisions against a candidate set (DESIGN §3: flag a set that denies them all). */
+export type DecisionReplayer = (org: OrgReader, candidate: PolicyEvaluator) => Promise<ReplaySummary>;
 
 export interface PublishInput {
   policies: string;
@@ -45,7 +49,10 @@ const MAX_POLICY_BYTES = 512 * 1024;
 export class PolicyService {
   private readonly parsed = new Map<string, ActivePolicy>();
 
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly replay?: DecisionReplayer,
+  ) {}
 
   /** Checks without publishing. */
   validate(principal: OrgPrincipal, input: PublishInput): PolicyCheck {
@@ -53,12 +60,28 @@ export class PolicyService {
     return check(input);
   }
 
-  async publish(principal: OrgPrincipal, input: PublishInput): Promise<PolicyVersionView> {
+  async publish(
+    principal: OrgPrincipal,
+    input: PublishInput,
+  ): Promise<PolicyVersionView & { replay?: ReplaySummary }> {
     requirePermission(principal, 'policies.write');
     const result = check(input);
     if (!result.valid) {
       throw new MandateError('invalid_request', `policies: ${result.errors.join('; ')}`, 'policies');
     }
+    // Published anyway (an operator may mean it), but flagged in the answer and the record.
+    const replay = this.replay
+      ? await this.replay(
+          this.ctx.store.org(principal.orgId),
+          new PolicyEvaluator(input.policies, undefined, {
+            slot: `org-${principal.orgId}-${sha256(input.policies)}`,
+          }),
+        )
+      : undefined;
+    if (replay?.deniesAllRecent)
+      result.warnings.push(
+        `this policy set denies every one of the ${replay.replayed} most recent allowed requests it could replay`,
+      );
     const now = this.ctx.clock.now().toISOString();
     const stored = await this.ctx.store.org(principal.orgId).transact(async (tx) => {
       const version: PolicyVersion = {
@@ -77,11 +100,17 @@ export class PolicyService {
         type: 'policy.published',
         actor: principal.actor,
         target: { type: 'policy', id: String(version.version) },
-        after: { version: version.version, hash: version.hash, warnings: result.warnings, note: input.note },
+        after: {
+          version: version.version,
+          hash: version.hash,
+          warnings: result.warnings,
+          note: input.note,
+          ...(replay ? { replay } : {}),
+        },
       });
       return version;
     });
-    return view(stored, true);
+    return { ...view(stored, true), ...(replay ? { replay } : {}) };
   }
 
   async list(
@@ -163,8 +192,6 @@ export class PolicyService {
     const cached = this.parsed.get(orgId);
     if (cached?.version === version) return cached;
     const found = await this.version(org, version);
-    // One slot per org and version: an evaluator held across awaits keeps evaluating its own
-    // version even if another is activated meanwhile (a shared slot would be replaced under it).
     // One slot per org and version: an evaluator held across awaits keeps evaluating its own
     // version even if another is activated meanwhile (a shared slot would be replaced under it).
     const evaluator = new PolicyEvaluator(found.policies, undefined, { slot: `org-${orgId}-${found.hash}` });

@@ -136,6 +136,27 @@ export interface OrgReader {
   getEntity(type: string, id: string): Promise<StoredEntity | undefined>;
   /** Entities of one type (all types if absent), ordered by type then id. */
   listEntities(type: string | undefined, page: PageRequest): Promise<Page<StoredEntity>>;
+  getDocument<T>(kind: DocumentKind, id: string): Promise<StoredDocument<T> | undefined>;
+  /** Documents of a kind (with this tag, if given), ordered by id. */
+  listDocuments<T>(
+    kind: DocumentKind,
+    tag: string | undefined,
+    page: PageRequest,
+  ): Promise<Page<StoredDocument<T>>>;
+}
+
+/**
+ * The live-context state (kill-switch locks, limit usage, risk baselines, approvals, org
+ * settings) is kept as documents by kind and id, as node-oidc-provider's adapter keeps its
+ * models: one small contract instead of a table and six methods per feature. `tag` is an
+ * indexed label a kind may list by (an approval's status, a lock's `active`).
+ */
+export type DocumentKind = 'lock' | 'usage' | 'baseline' | 'approval' | 'settings' | 'delivery';
+
+export interface StoredDocument<T = unknown> {
+  id: string;
+  tag: string;
+  doc: T;
 }
 
 export interface StoredCheckpoint {
@@ -183,6 +204,8 @@ export interface OrgTransaction extends OrgReader {
   putEntity(entity: StoredEntity): Promise<void>;
   /** True if there was one. */
   deleteEntity(type: string, id: string): Promise<boolean>;
+  /** Inserts or replaces the document with this kind and id. */
+  putDocument<T>(kind: DocumentKind, document: StoredDocument<T>): Promise<void>;
 }
 
 export interface OrgStore extends OrgReader {

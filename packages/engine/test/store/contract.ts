@@ -1227,6 +1227,54 @@ export function storeContract(
       });
     });
 
+    describe('documents', () => {
+      test('putDocument inserts and replaces by kind and id; getDocument reads it back', async () => {
+        const org = await seedOrg();
+        const o = store.org(org.id);
+        await o.transact((tx) => tx.putDocument('lock', { id: 'lck_1', tag: 'active', doc: { n: 1 } }));
+        expect(await o.getDocument('lock', 'lck_1')).toEqual({ id: 'lck_1', tag: 'active', doc: { n: 1 } });
+        await o.transact((tx) => tx.putDocument('lock', { id: 'lck_1', tag: 'released', doc: { n: 2 } }));
+        expect(await o.getDocument('lock', 'lck_1')).toEqual({ id: 'lck_1', tag: 'released', doc: { n: 2 } });
+        // The same id under another kind is another document.
+        expect(await o.getDocument('approval', 'lck_1')).toBeUndefined();
+      });
+
+      test('listDocuments filters by kind and tag, orders by id and pages', async () => {
+        const org = await seedOrg();
+        const o = store.org(org.id);
+        await o.transact(async (tx) => {
+          for (const id of ['c', 'a', 'd', 'b'])
+            await tx.putDocument('lock', { id, tag: id === 'd' ? 'released' : 'active', doc: { id } });
+          await tx.putDocument('usage', { id: 'a', tag: 'active', doc: {} });
+        });
+        const first = await o.listDocuments('lock', 'active', { limit: 2 });
+        expect(first.items.map((d) => d.id)).toEqual(['a', 'b']);
+        const second = await o.listDocuments('lock', 'active', { limit: 2, after: first.nextCursor });
+        expect(second.items.map((d) => d.id)).toEqual(['c']);
+        expect(second.nextCursor).toBeUndefined();
+        expect((await o.listDocuments('lock', undefined, { limit: 10 })).items.map((d) => d.id)).toEqual([
+          'a',
+          'b',
+          'c',
+          'd',
+        ]);
+      });
+
+      test('documents are scoped to their org, and a failed transaction keeps none', async () => {
+        const [a, b] = [await seedOrg(), await seedOrg()];
+        await store.org(a.id).transact((tx) => tx.putDocument('lock', { id: 'x', tag: 'active', doc: 'A' }));
+        expect(await store.org(b.id).getDocument('lock', 'x')).toBeUndefined();
+        expect((await store.org(b.id).listDocuments('lock', 'active', { limit: 10 })).items).toEqual([]);
+        await expect(
+          store.org(b.id).transact(async (tx) => {
+            await tx.putDocument('lock', { id: 'y', tag: 'active', doc: 'B' });
+            throw new Error('undo');
+          }),
+        ).rejects.toThrow('undo');
+        expect(await store.org(b.id).getDocument('lock', 'y')).toBeUndefined();
+      });
+    });
+
     // Registered last, so it runs after every contract test above has been collected.
     it('knownBugs names only existing contract tests', () => {
       expect([...knownBugs].filter((title) => !seen.has(title))).toEqual([]);

@@ -8,6 +8,7 @@ import { checkCommand } from './commands/check.js';
 import { delegationCommands } from './commands/delegations.js';
 import { initCommand } from './commands/init.js';
 import { keygenCommand } from './commands/keygen.js';
+import { killSwitchCommands } from './commands/killswitch.js';
 import { orgCommands } from './commands/orgs.js';
 import { policyCommands } from './commands/policies.js';
 import { serveCommand } from './commands/serve.js';
@@ -44,6 +45,7 @@ tokenCommands(program, globals);
 signingKeyCommands(program, globals);
 policyCommands(program, globals);
 checkCommand(program, globals);
+killSwitchCommands(program, globals);
 
 for (const command of program.commands) {
   command.exitOverride();

@@ -27,10 +27,12 @@ import { decisionRoutes } from './routes/decisions.js';
 import { agentDelegationRoutes, delegationRoutes } from './routes/delegations.js';
 import { entityRoutes } from './routes/entities.js';
 import { healthRoutes } from './routes/health.js';
+import { killSwitchRoutes } from './routes/killswitch.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { openApiDocument } from './routes/openapi.js';
 import { orgRoutes } from './routes/orgs.js';
 import { policyRoutes } from './routes/policies.js';
+import { riskRoutes } from './routes/risk.js';
 import { userRoutes } from './routes/users.js';
 
 export interface AppDeps {
@@ -56,6 +58,8 @@ export function routeTable(deps: AppDeps): RouteSpec[] {
     ...entityRoutes(deps),
     ...authzenRoutes(deps),
     ...decisionRoutes(deps),
+    ...killSwitchRoutes(deps),
+    ...riskRoutes(deps),
     ...auditRoutes(deps),
     ...auditLogRoutes(deps),
   ];
@@ -141,8 +145,9 @@ export async function buildApp(deps: AppDeps): Promise<{ app: FastifyInstance; r
           const params = parse(spec.params, request.params, 'path');
           const query = parse(spec.query, request.query, 'query');
           const body = parse(spec.body, request.body ?? {}, 'body');
-          const result = await spec.handler({ principal, params, query, body, request, reply } as never);
+          // Set first, so that a handler can answer another success status (201 vs 200).
           reply.code(spec.status ?? 200);
+          const result = await spec.handler({ principal, params, query, body, request, reply } as never);
           if (spec.produces) reply.type(spec.produces);
           return result;
         };

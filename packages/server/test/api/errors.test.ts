@@ -408,6 +408,7 @@ describe('no bad input yields a 500 or a stack trace', () => {
     type: () => 'NoSuch::Type',
     id: () => 'nobody',
     decisionId: () => '424242',
+    lockId: () => unknownId('lock'),
   };
 
   it('holds for every route, with no key, a garbage key, malformed params, and garbage bodies', async () => {

@@ -118,6 +118,7 @@ const HELP_TREE: Record<string, string[]> = {
   policies: ['publish', 'validate', 'list', 'show', 'diff', 'activate'],
   entities: ['put', 'list', 'show', 'delete'],
   check: [],
+  killswitch: ['lock', 'release', 'status'],
   audit: [
     'tail',
     'show',

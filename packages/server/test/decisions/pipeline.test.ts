@@ -5,6 +5,7 @@
  * next call; every decision is in the audit log before its answer, and outcomes link to it.
  */
 import type { IssuedToken } from '@mandate/sdk';
+import Database from 'better-sqlite3';
 import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../harness.js';
@@ -324,6 +325,49 @@ describe('every reason code the pipeline gives today', () => {
     expect(answer).toMatchObject({ decision: 'deny', reasons: [{ code: 'internal_error' }] });
     const record = await t.call('GET', `/v1/audit/events/${answer.decisionId}`, { key: t.adminKey });
     expect(record.body.after.result).toBe('deny');
+  });
+
+  it('org_locked: locking the org flips the next call; releasing the lock restores it', async () => {
+    const { agent, token } = await setup('org-lock');
+    expect((await decide(agent, token)).decision).toBe('allow');
+    const locked = await t.call('POST', '/v1/killswitch', {
+      key: t.adminKey,
+      body: { scope: 'org', reason: 'incident 42' },
+    });
+    expect(locked.status, locked.text).toBe(201);
+    try {
+      expect(await decide(agent, token)).toMatchObject({
+        decision: 'deny',
+        reasons: [{ code: 'org_locked' }],
+      });
+    } finally {
+      const released = await t.call('POST', `/v1/killswitch/${locked.body.id}/release`, {
+        key: t.adminKey,
+        body: { reason: 'resolved' },
+      });
+      expect(released.status, released.text).toBe(200);
+    }
+    expect((await decide(agent, token)).decision).toBe('allow');
+  });
+
+  it('agent_unknown: a token whose agent is no longer in the store (rows deleted under Mandate) is denied', async () => {
+    const { agent, token } = await setup('vanished');
+    expect((await decide(agent, token)).decision).toBe('allow');
+    // No route deletes an agent (they are revoked, never removed); a restore from an older
+    // backup or a hand-edited database can still lose one. The token must then not work.
+    const db = new Database(t.dbFile);
+    try {
+      db.pragma('foreign_keys = OFF');
+      for (const table of ['agent_labels', 'agent_environments', 'agent_keys'])
+        db.prepare(`DELETE FROM ${table} WHERE agent_id = ?`).run(agent.id);
+      expect(db.prepare('DELETE FROM agents WHERE id = ?').run(agent.id).changes).toBe(1);
+    } finally {
+      db.close();
+    }
+    expect(await decide(agent, token)).toMatchObject({
+      decision: 'deny',
+      reasons: [{ code: 'agent_unknown' }],
+    });
   });
 
   it('a context that sets a reserved key is refused', async () => {

@@ -66,6 +66,7 @@ const PARAM_KINDS: readonly IdKind[] = [
   'seq',
   'orgId',
   'delegationId',
+  'lockId',
   'version',
   'type',
   'id',
@@ -93,6 +94,18 @@ const entitiesOf = (
     ids.map((id) => ({ uid: { type, id }, attrs: attrs(type, id), parents: parents(type) })),
   ),
 });
+
+/** An admin locks one agent (`agent`) or one owner's agents (`owner`); the lock as answered. */
+async function lockOf(t: TestApp, key: string, scope: 'agent' | 'owner', targetId: string, reason: string) {
+  const response = await t.call('POST', '/v1/killswitch', { key, body: { scope, targetId, reason } });
+  expect(response.status, response.text).toBe(201);
+  expect([response.body.scope, response.body.targetId, response.body.releasedAt]).toEqual([
+    scope,
+    targetId,
+    undefined,
+  ]);
+  return response.body;
+}
 
 async function auditSeqs(t: TestApp, key: string): Promise<string[]> {
   return (await listAll(t, key, '/v1/audit/events')).map((event) => String(event.seq));
@@ -204,6 +217,23 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     200,
     'put B entities',
   );
+  // Kill-switch locks, none on the org (B's own decisions go on): one on the pending agent, one on
+  // the OIDC user (who owns no agent), and one on the suspended agent, released. Reasons marked.
+  const lockReasons = [uniqueName('orgb-lock'), uniqueName('orgb-lock'), uniqueName('orgb-lock')];
+  const locks = [
+    await lockOf(t, adminKey, 'agent', agents[0].id, lockReasons[0] as string),
+    await lockOf(t, adminKey, 'owner', users[3].id, lockReasons[1] as string),
+    await lockOf(t, adminKey, 'agent', agents[2].id, lockReasons[2] as string),
+  ];
+  const releaseReason = uniqueName('orgb-release');
+  expectStatus(
+    await t.call('POST', `/v1/killswitch/${locks[2].id}/release`, {
+      key: adminKey,
+      body: { reason: releaseReason },
+    }),
+    200,
+    'release B lock',
+  );
   const kids = agents.flatMap((agent) => agent.keys.map((key: any) => key.kid as string));
   const ids = [
     orgId,
@@ -213,6 +243,7 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     ...keys.map((k) => k.id),
     ...kids,
     delegation.id,
+    ...locks.map((l) => l.id),
   ];
   const markers = [
     ...ids,
@@ -224,6 +255,8 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     ...agents.flatMap((a) => a.keys.map((k: any) => k.jwk.x as string)),
     ...policyMarkers,
     ...attrMarkers,
+    ...lockReasons,
+    releaseReason,
   ];
   return {
     orgId,
@@ -236,6 +269,7 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
       seq: await auditSeqs(t, adminKey),
       orgId: [orgId],
       delegationId: [delegation.id],
+      lockId: locks.map((l) => l.id),
       version: versions,
       type: entityTypes,
       id: entityIds,
@@ -248,7 +282,7 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
 /** Org A (the default org): a few objects of its own, and a fresh admin key to act with. */
 async function seedOrgA(
   t: TestApp,
-): Promise<OrgWorld & { agent: any; user: any; keyId: string; delegationId: string }> {
+): Promise<OrgWorld & { agent: any; user: any; keyId: string; delegationId: string; lockId: string }> {
   const caller = await createKey(t, t.adminKey, ['admin'], { name: 'cross-org caller' });
   const users = [
     await createUser(t, caller.secret, { displayName: 'a owner' }),
@@ -260,6 +294,12 @@ async function seedOrgA(
     keyCount: 2,
   });
   const key = await createKey(t, caller.secret, ['auditor'], { name: 'a auditor' });
+  // A lock of A's own, on an agent of its own that nothing else uses (A's main agent stays usable).
+  const lockedAgent = await createAgent(t, caller.secret, users[0].id, {
+    name: 'a-locked-agent',
+    state: 'active',
+  });
+  const lock = await lockOf(t, caller.secret, 'agent', lockedAgent.id, 'a lock');
   // Rooted at the user who owns the agent (never offboarded by the probe: they own a live agent).
   const delegation = await createDelegation(t, caller.secret, agent.id, users[0].id);
   // One policy version of A's own (it permits only PROBE_CLEARANCE, which nothing of A's has),
@@ -294,6 +334,7 @@ async function seedOrgA(
       seq: await auditSeqs(t, caller.secret),
       orgId: [t.defaultOrgId],
       delegationId: [delegation.id],
+      lockId: [lock.id],
       version: ['0', '1'],
       type: entityTypes,
       id: entityIds,
@@ -304,6 +345,7 @@ async function seedOrgA(
     user: users[0],
     keyId: key.id,
     delegationId: delegation.id,
+    lockId: lock.id,
   };
 }
 
@@ -524,6 +566,71 @@ describe('cross-org isolation', () => {
     expect(foreign.text).toBe(nobody.text);
   });
 
+  it("A neither sees, releases nor locks anything of B's through the kill switch", async () => {
+    const key = a.adminKey;
+    const leaks = (text: string) => b.markers.filter((m) => text.includes(m));
+    const bRowsBefore = snapshotRows(t.dbFile, b.orgId);
+    const bLocks = await listAll(t, b.adminKey, '/v1/killswitch?all=true');
+    expect(bLocks.map((l) => l.id).sort()).toEqual([...b.pool.lockId].sort());
+    expect(bLocks.filter((l) => l.releasedAt === undefined)).toHaveLength(2);
+
+    // B's locks, in force or released, answer exactly as a lock id that names nothing.
+    const nobody = nobodysId('lockId');
+    const nobodyShown = await t.call('GET', `/v1/killswitch/${nobody}`, { key });
+    expect([nobodyShown.status, nobodyShown.body?.error?.code]).toEqual([404, 'not_found']);
+    const nobodyReleased = await t.call('POST', `/v1/killswitch/${nobody}/release`, {
+      key,
+      body: { reason: 'probe' },
+    });
+    expect([nobodyReleased.status, nobodyReleased.body?.error?.code]).toEqual([404, 'not_found']);
+    for (const lockId of b.pool.lockId) {
+      const shown = await t.call('GET', `/v1/killswitch/${lockId}`, { key });
+      expect(shown.text, lockId).toBe(nobodyShown.text);
+      const released = await t.call('POST', `/v1/killswitch/${lockId}/release`, {
+        key,
+        body: { reason: 'probe' },
+      });
+      expect(released.text, lockId).toBe(nobodyReleased.text);
+    }
+
+    // A's lists hold A's one lock only, whatever the filter or cursor (B's ids as cursors too).
+    for (const query of [
+      '',
+      '?all=true',
+      '?all=false',
+      ...b.pool.lockId.map((id) => `?all=true&cursor=${id}`),
+    ]) {
+      const listed = await t.call('GET', `/v1/killswitch${query}`, { key });
+      expect(listed.status, listed.text).toBe(200);
+      expect(leaks(listed.text), query).toEqual([]);
+      for (const lock of listed.body.items) expect(lock.id, query).toBe(a.lockId);
+    }
+    expect((await listAll(t, key, '/v1/killswitch?all=true')).map((l) => l.id)).toEqual([a.lockId]);
+
+    // Locking B's agents, B's owners or B's org is refused as locking what exists nowhere.
+    const refusal = async (scope: string, targetId: string) => {
+      const r = await t.call('POST', '/v1/killswitch', { key, body: { scope, targetId, reason: 'probe' } });
+      expect([r.status, r.body?.error?.code], `${scope} ${targetId} ${r.text}`).toEqual([
+        400,
+        'invalid_request',
+      ]);
+      expect(leaks(r.text)).toEqual([]);
+      return r.text;
+    };
+    const nobodyAgent = await refusal('agent', nobodysId('agentId'));
+    for (const agentId of b.pool.agentId) expect(await refusal('agent', agentId)).toBe(nobodyAgent);
+    const nobodyOwner = await refusal('owner', nobodysId('userId'));
+    for (const userId of b.pool.userId) expect(await refusal('owner', userId)).toBe(nobodyOwner);
+    expect(await refusal('org', b.orgId)).toBe(await refusal('org', nobodysId('orgId')));
+
+    // Nothing changed: A has still one lock, B's locks and rows are as they were, B's chain is live.
+    expect((await listAll(t, key, '/v1/killswitch?all=true')).map((l) => l.id)).toEqual([a.lockId]);
+    expect(await listAll(t, b.adminKey, '/v1/killswitch?all=true')).toEqual(bLocks);
+    const delegation = await t.call('GET', `/v1/delegations/${b.pool.delegationId[0]}`, { key: b.adminKey });
+    expect([delegation.status, delegation.body?.live], delegation.text).toEqual([200, true]);
+    expect(firstDifference(bRowsBefore, snapshotRows(t.dbFile, b.orgId))).toBeUndefined();
+  });
+
   it("A asking for B's policy versions and entities by name gets its own object of that name or a 404, never B's", async () => {
     const key = a.adminKey;
     const leaks = (text: string) => b.markers.filter((m) => text.includes(m));
@@ -637,6 +744,8 @@ describe('cross-org isolation', () => {
     const apiKey = await createKey(t, key, ['pep'], { name: 'mirror key' });
     // Rooted at the owner (the mirror offboards `other`, which would revoke it first).
     const delegation = await createDelegation(t, key, agent.id, owner.id);
+    // A lock of A's own, on an agent of its own (the mirror shows it, then releases it).
+    const ownLock = await lockOf(t, key, 'agent', (await createAgent(t, key, owner.id)).id, 'mirror');
     // Two more policy versions: the mirror shows, diffs and activates the earlier (not active) one.
     const publish = async (label: string) =>
       expectStatus(
@@ -665,6 +774,7 @@ describe('cross-org isolation', () => {
       seq: '0',
       orgId: t.defaultOrgId,
       delegationId: delegation.id,
+      lockId: ownLock.id,
       version: String(ownVersion),
       type: ownEntity.type,
       id: ownEntity.id,
@@ -703,6 +813,9 @@ describe('cross-org isolation', () => {
     const policies = await t.call('GET', '/v1/policies?limit=200', { key });
     expect(policies.body.active).toBe(ownVersion);
     expect((await t.call('GET', entityUrl, { key })).status).toBe(404);
+    // ...and released A's own lock.
+    const released = await t.call('GET', `/v1/killswitch/${ownLock.id}`, { key });
+    expect([released.status, released.body?.releaseReason !== undefined], released.text).toEqual([200, true]);
 
     // The body-level counterparts: A's own user as owner is accepted where B's is refused.
     const registered = await t.call('POST', '/v1/agents', {
@@ -798,6 +911,11 @@ describe('cross-org isolation', () => {
     ]);
     const bEntities = await listAll(t, b.adminKey, '/v1/entities');
     expect(bEntities).toHaveLength(b.pool.type.length * b.pool.id.length);
+    // B's locks: the first two still in force, the third still released, none added.
+    const bLocks = await listAll(t, b.adminKey, '/v1/killswitch?all=true');
+    expect(Object.fromEntries(bLocks.map((l) => [l.id, l.releasedAt === undefined]))).toEqual(
+      Object.fromEntries(b.pool.lockId.map((id, i) => [id, i < 2])),
+    );
   });
 });
 
@@ -906,6 +1024,50 @@ describe('the probe is not vacuous', () => {
       name: 'getEntity ignores org_id',
       patch: [[reader, 'getEntity', foreignFirst('entities', 'type = ? AND id = ?')]],
       expect: /GET \/v1\/entities\/\S+ → 200: answer contains B's/,
+    },
+    {
+      name: 'getDocument ignores org_id',
+      patch: [
+        [
+          reader,
+          'getDocument',
+          async function (this: { db: any; orgId: string }, kind: string, id: string) {
+            const rows = this.db
+              .prepare('SELECT org_id, id, tag, doc FROM documents WHERE kind = ? AND id = ?')
+              .all(kind, id) as { org_id: string; id: string; tag: string; doc: string }[];
+            const row = rows.find((r) => r.org_id !== this.orgId) ?? rows[0];
+            return row ? { id: row.id, tag: row.tag, doc: JSON.parse(row.doc) } : undefined;
+          },
+        ],
+      ],
+      expect: /GET \/v1\/killswitch\/lck_\w+ → 200: answer contains B's/,
+    },
+    {
+      name: 'listDocuments ignores org_id',
+      patch: [
+        [
+          reader,
+          'listDocuments',
+          async function (
+            this: { db: any },
+            kind: string,
+            tag: string | undefined,
+            page: { limit: number; after?: string },
+          ) {
+            const rows = this.db
+              .prepare(
+                'SELECT id, tag, doc FROM documents WHERE kind = ? AND (? IS NULL OR tag = ?) AND id > ? ORDER BY id LIMIT ?',
+              )
+              .all(kind, tag ?? null, tag ?? null, page.after ?? '', page.limit) as {
+              id: string;
+              tag: string;
+              doc: string;
+            }[];
+            return { items: rows.map((r) => ({ id: r.id, tag: r.tag, doc: JSON.parse(r.doc) })) };
+          },
+        ],
+      ],
+      expect: /GET \/v1\/killswitch(\?\S*)? → 200: answer contains B's/,
     },
     {
       name: "decisions are taken with another org's active policy",

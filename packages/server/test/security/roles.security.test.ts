@@ -90,6 +90,14 @@ const EXPECTED: Record<string, Role[]> = {
   'GET /v1/entities': POLICY_READERS,
   'GET /v1/entities/:type/:id': POLICY_READERS,
   'DELETE /v1/entities/:type/:id': WRITERS,
+  // The kill switch: any operator can stop, only an admin can start again; reviewers can look.
+  'POST /v1/killswitch': WRITERS,
+  'GET /v1/killswitch': READERS,
+  'GET /v1/killswitch/:lockId': READERS,
+  'POST /v1/killswitch/:lockId/release': ADMIN,
+  // Risk settings: reviewed like policies, changed by an admin.
+  'GET /v1/risk/settings': POLICY_READERS,
+  'PUT /v1/risk/settings': ADMIN,
   // AuthZEN decisions.
   'POST /access/v1/evaluation': DECIDERS,
   'POST /access/v1/evaluations': DECIDERS,
@@ -160,6 +168,24 @@ async function storedEntity(): Promise<{ type: string; id: string }> {
   });
   expect(response.status, response.text).toBe(200);
   return uid;
+}
+
+/** An admin locks a fresh agent; the lock's id. */
+async function lockedAgent(): Promise<string> {
+  const agent = await agentIn('active');
+  const response = await t.call('POST', '/v1/killswitch', {
+    key: admin,
+    body: { scope: 'agent', targetId: agent.id, reason: 'fixture' },
+  });
+  expect(response.status, response.text).toBe(201);
+  // A new lock in force on this very agent (not some earlier one handed back).
+  expect([response.body.scope, response.body.targetId, response.body.releasedAt], response.text).toEqual([
+    'agent',
+    agent.id,
+    undefined,
+  ]);
+  expect(response.body.id, response.text).toMatch(/^lck_[0-9A-HJKMNP-TV-Z]{26}$/);
+  return response.body.id;
 }
 
 /** A well-formed AuthZEN request (the answer may be a deny: what is tested is who may ask). */
@@ -308,6 +334,19 @@ const FIXTURES: Record<string, () => Promise<Request>> = {
   'GET /v1/entities': async () => ({ query: { type: 'Roles::Doc' } }),
   'GET /v1/entities/:type/:id': async () => ({ params: await storedEntity() }),
   'DELETE /v1/entities/:type/:id': async () => ({ params: await storedEntity() }),
+  // One fresh agent per lock: an org lock here would stop the decision routes of this file.
+  'POST /v1/killswitch': async () => ({
+    body: { scope: 'agent', targetId: (await agentIn('active')).id, reason: 'roles test' },
+  }),
+  'GET /v1/killswitch': async () => ({}),
+  'GET /v1/killswitch/:lockId': async () => ({ params: { lockId: await lockedAgent() } }),
+  'POST /v1/killswitch/:lockId/release': async () => ({
+    params: { lockId: await lockedAgent() },
+    body: { reason: 'all clear' },
+  }),
+  'GET /v1/risk/settings': async () => ({}),
+  // The defaults, written explicitly: nothing else in this file changes behaviour.
+  'PUT /v1/risk/settings': async () => ({ body: { approvalAt: 70, denyAt: 95 } }),
   'POST /access/v1/evaluation': async () => ({ body: authzenRequest() }),
   'POST /access/v1/search/subject': async () => ({
     body: {
@@ -518,5 +557,28 @@ describe('owner rules: activate and revoke', () => {
     expect((await t.call('GET', '/v1/agents', { key })).status).toBe(200);
     const write = await t.call('POST', '/v1/users', { key, body: { displayName: 'x' } });
     expect([write.status, write.body?.error?.code]).toEqual([403, 'forbidden']);
+  });
+});
+
+describe('the kill switch answers as documented', () => {
+  const lock = (targetId: string) =>
+    t.call('POST', '/v1/killswitch', {
+      key: admin,
+      body: { scope: 'agent', targetId, reason: 'status check' },
+    });
+
+  it('locking what is already locked is 200 with the lock in force (nothing new)', async () => {
+    const agent = await agentIn('active');
+    const first = await lock(agent.id);
+    expect(first.status, first.text).toBe(201);
+    const again = await lock(agent.id);
+    expect([again.status, again.body?.id], again.text).toEqual([200, first.body.id]);
+    const listed = await t.call('GET', '/v1/killswitch?limit=200', { key: admin });
+    expect(listed.body.items.filter((l: { targetId: string }) => l.targetId === agent.id)).toHaveLength(1);
+  });
+
+  it('a new lock is 201', async () => {
+    const response = await lock((await agentIn('active')).id);
+    expect(response.status, response.text).toBe(201);
   });
 });

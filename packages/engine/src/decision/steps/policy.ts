@@ -1,6 +1,5 @@
-import type { Agent } from '@mandate/core';
-import type { CedarEntity, CedarValue } from '../../policy/cedar.js';
-import { loadEntities } from '../../policy/entities.js';
+import type { CedarValue } from '../../policy/cedar.js';
+import { agentEvaluationInput } from '../agent-evaluation.js';
 import type { StepDeps } from '../deps.js';
 import type { DecisionState, DecisionStep } from '../types.js';
 
@@ -19,32 +18,21 @@ export const policy = (deps: StepDeps): DecisionStep => ({
     const org = deps.ctx.store.org(orgId);
     const active = await deps.policies.active(orgId);
     const resource = { type: request.resource.type, id: request.resource.id };
-    const registry = registryEntities(orgId, agent, state);
-    // The resource (the org's stored attributes win over what the agent says of it) and the
-    // stored side of the registry's users and groups, with all their ancestors.
-    const stored = await loadEntities(
-      org,
-      [
-        { uid: resource, properties: request.resource.properties },
-        ...registry
-          .map((e) => e.uid as { type: string; id: string })
-          .filter((uid) => uid.type === 'User' || uid.type === 'Group')
-          .map((uid) => ({ uid })),
-      ],
-      { storedWins: true },
-    );
     const context = { ...(request.context ?? {}), mandate: mandateContext(request, state, now) } as Record<
       string,
       CedarValue
     >;
     state.context = context;
-    const evaluation = active.evaluator.evaluate({
-      principal: { type: 'Agent', id: agent.id },
-      action: { type: 'Action', id: request.action },
-      resource,
-      context,
-      entities: mergeRegistry(registry, stored),
-    });
+    const evaluation = active.evaluator.evaluate(
+      await agentEvaluationInput(org, {
+        agent,
+        rootUser: state.rootUser,
+        action: request.action,
+        resource,
+        properties: request.resource.properties,
+        context,
+      }),
+    );
     state.policy = {
       version: active.version,
       hash: active.hash,
@@ -73,31 +61,6 @@ export const policy = (deps: StepDeps): DecisionStep => ({
   },
 });
 
-const uidKey = (e: CedarEntity) => {
-  const uid = e.uid as { type: string; id: string };
-  return `${uid.type}\u0000${uid.id}`;
-};
-
-/**
- * The registry's entities with what the org stored about the same users and groups: the
- * registry's attributes win, the parents of both count (a stored `User` in a group keeps it).
- * Stored entities of the registry's own types (Agent, Org) never reach Cedar.
- */
-function mergeRegistry(registry: CedarEntity[], stored: CedarEntity[]): CedarEntity[] {
-  const out = new Map<string, CedarEntity>();
-  for (const e of stored) {
-    const type = (e.uid as { type: string }).type;
-    if (type !== 'Agent' && type !== 'Org') out.set(uidKey(e), e);
-  }
-  for (const e of registry) {
-    const known = out.get(uidKey(e));
-    const parents = [...(known?.parents ?? []), ...e.parents];
-    const unique = [...new Map(parents.map((p) => [JSON.stringify(p), p])).values()];
-    out.set(uidKey(e), { uid: e.uid, attrs: { ...(known?.attrs ?? {}), ...e.attrs }, parents: unique });
-  }
-  return [...out.values()];
-}
-
 /** The reserved `context.mandate`: facts Mandate verified, never what the caller claimed. */
 function mandateContext(request: Parameters<DecisionStep['run']>[0], state: DecisionState, now: Date) {
   const delegations = state.delegations ?? [];
@@ -113,32 +76,10 @@ function mandateContext(request: Parameters<DecisionStep['run']>[0], state: Deci
     chain: (state.agents ?? []).map((a) => a.id),
     chainDepth: leaf?.depth ?? 0,
     autonomous: leaf?.standing === true,
+    // Integers only (Cedar has no floats): the score and the names of the factors that counted.
+    ...(state.risk
+      ? { risk: { score: state.risk.score, factors: state.risk.factors.map((f) => f.name) } }
+      : {}),
     time: now.toISOString(),
   };
-}
-
-/** The agent, its owner, its org and its label groups, from the registry (never the entity store). */
-function registryEntities(orgId: string, agent: Agent, state: DecisionState): CedarEntity[] {
-  const orgUid = { type: 'Org', id: orgId };
-  const owner = { type: 'User', id: agent.ownerId };
-  const groups = agent.labels.map((label) => ({ type: 'Group', id: label }));
-  const entities: CedarEntity[] = [
-    { uid: orgUid, attrs: {}, parents: [] },
-    { uid: owner, attrs: {}, parents: [orgUid] },
-    ...groups.map((uid) => ({ uid, attrs: {}, parents: [orgUid] })),
-    {
-      uid: { type: 'Agent', id: agent.id },
-      attrs: {
-        name: agent.name,
-        owner: { __entity: owner },
-        labels: agent.labels,
-        environments: agent.environments,
-      },
-      parents: [owner, orgUid, ...groups],
-    },
-  ];
-  const root = state.rootUser;
-  if (root && root.id !== agent.ownerId)
-    entities.push({ uid: { type: 'User', id: root.id }, attrs: {}, parents: [orgUid] });
-  return entities;
 }

@@ -24,6 +24,7 @@ import {
   type AuditFilter,
   ConflictError,
   type DelegationFilter,
+  type DocumentKind,
   DuplicateError,
   type OrgReader,
   type OrgStore,
@@ -33,6 +34,7 @@ import {
   type PlatformStore,
   type Store,
   type StoredCheckpoint,
+  type StoredDocument,
   type UserFilter,
 } from '../../ports/store.js';
 
@@ -59,6 +61,8 @@ interface State {
   policyHeads: Map<string, number>;
   /** Entities keyed `org/type\u0000id`. */
   entities: Map<string, StoredEntity>;
+  /** Documents keyed `org/kind\u0000id`. */
+  documents: Map<string, StoredDocument>;
 }
 
 function emptyState(): State {
@@ -78,6 +82,7 @@ function emptyState(): State {
     policyVersions: new Map(),
     policyHeads: new Map(),
     entities: new Map(),
+    documents: new Map(),
   };
 }
 
@@ -249,6 +254,19 @@ class MemoryOrgReader implements OrgReader {
     for (const v of this.state().policyVersions.values())
       if (v.orgId === this.orgId) latest = Math.max(latest, v.version);
     return latest;
+  }
+  async getDocument<T>(kind: DocumentKind, id: string) {
+    return copy(this.state().documents.get(k(this.orgId, `${kind}\u0000${id}`))) as
+      | StoredDocument<T>
+      | undefined;
+  }
+  async listDocuments<T>(kind: DocumentKind, tag: string | undefined, request: PageRequest) {
+    const prefix = k(this.orgId, `${kind}\u0000`);
+    const all = [...this.state().documents.entries()]
+      .filter(([key, d]) => key.startsWith(prefix) && (tag === undefined || d.tag === tag))
+      .map(([, d]) => d)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    return page(all.map(copy), request, (d) => d.id) as Page<StoredDocument<T>>;
   }
   async getEntity(type: string, id: string) {
     return copy(this.state().entities.get(k(this.orgId, `${type}\u0000${id}`)));
@@ -436,6 +454,13 @@ class MemoryOrgTransaction extends MemoryOrgReader implements OrgTransaction {
   }
   async putEntity(entity: StoredEntity) {
     this.state().entities.set(k(this.orgId, `${entity.uid.type}\u0000${entity.uid.id}`), copy(entity));
+  }
+  async putDocument<T>(kind: DocumentKind, document: StoredDocument<T>) {
+    if (!this.state().orgs.has(this.orgId)) throw new Error(`org ${this.orgId} does not exist`);
+    this.state().documents.set(
+      k(this.orgId, `${kind}\u0000${document.id}`),
+      copy(document) as StoredDocument,
+    );
   }
   async deleteEntity(type: string, id: string) {
     return this.state().entities.delete(k(this.orgId, `${type}\u0000${id}`));

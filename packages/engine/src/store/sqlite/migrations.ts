@@ -179,6 +179,21 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 6,
+    name: 'live-context documents',
+    sql: `
+      CREATE TABLE documents (
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (org_id, kind, id)
+      );
+      CREATE INDEX documents_by_tag ON documents (org_id, kind, tag, id);
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: () => Date): void {

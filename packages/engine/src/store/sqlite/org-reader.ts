@@ -13,10 +13,12 @@ import type {
   AgentFilter,
   AuditFilter,
   DelegationFilter,
+  DocumentKind,
   OrgReader,
   Page,
   PageRequest,
   StoredCheckpoint,
+  StoredDocument,
   UserFilter,
 } from '../../ports/store.js';
 import { statement } from './statements.js';
@@ -193,6 +195,37 @@ export class SqliteOrgReader implements OrgReader {
       'SELECT doc FROM entities WHERE org_id = ? AND type = ? AND id = ?',
       type,
       id,
+    );
+  }
+
+  async getDocument<T>(kind: DocumentKind, id: string): Promise<StoredDocument<T> | undefined> {
+    const row = statement(
+      this.db,
+      'SELECT id, tag, doc FROM documents WHERE org_id = ? AND kind = ? AND id = ?',
+    ).get(this.orgId, kind, id) as { id: string; tag: string; doc: string } | undefined;
+    return row ? { id: row.id, tag: row.tag, doc: JSON.parse(row.doc) as T } : undefined;
+  }
+
+  async listDocuments<T>(
+    kind: DocumentKind,
+    tag: string | undefined,
+    page: PageRequest,
+  ): Promise<Page<StoredDocument<T>>> {
+    const rows = (
+      tag === undefined
+        ? statement(
+            this.db,
+            'SELECT id, tag, doc FROM documents WHERE org_id = ? AND kind = ? AND id > ? ORDER BY id LIMIT ?',
+          ).all(this.orgId, kind, page.after ?? '', page.limit + 1)
+        : statement(
+            this.db,
+            'SELECT id, tag, doc FROM documents WHERE org_id = ? AND kind = ? AND tag = ? AND id > ? ORDER BY id LIMIT ?',
+          ).all(this.orgId, kind, tag, page.after ?? '', page.limit + 1)
+    ) as { id: string; tag: string; doc: string }[];
+    return toPage(
+      rows.map((r) => ({ id: r.id, tag: r.tag, doc: JSON.parse(r.doc) as T })),
+      page.limit,
+      (d) => d.id,
     );
   }
 

@@ -19,9 +19,11 @@ import type {
 } from '../../ports/records.js';
 import {
   ConflictError,
+  type DocumentKind,
   DuplicateError,
   type OrgTransaction,
   type StoredCheckpoint,
+  type StoredDocument,
 } from '../../ports/store.js';
 import { SqliteOrgReader } from './org-reader.js';
 import { statement } from './statements.js';
@@ -195,6 +197,18 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
       entity.uid.type,
       entity.uid.id,
       JSON.stringify(entity),
+    );
+  }
+
+  async putDocument<T>(kind: DocumentKind, document: StoredDocument<T>): Promise<void> {
+    this.run(
+      `INSERT INTO documents (org_id, kind, id, tag, doc) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (org_id, kind, id) DO UPDATE SET tag = excluded.tag, doc = excluded.doc`,
+      this.orgId,
+      kind,
+      document.id,
+      document.tag,
+      JSON.stringify(document.doc),
     );
   }
 

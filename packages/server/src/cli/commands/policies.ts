@@ -35,6 +35,12 @@ export function policyCommands(program: Command, globals: Globals): void {
       process.stdout.write(
         `published version ${published.version} (sha256 ${published.hash.slice(0, 16)}…), now active\n`,
       );
+      const replay = published.replay;
+      if (replay?.deniesAllRecent)
+        process.stderr.write(
+          `warning: this version denies every one of the ${replay.replayed} most recent allowed requests ` +
+            `(replayed against it); activate an earlier version to roll back\n`,
+        );
     });
 
   policies

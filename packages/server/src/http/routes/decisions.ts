@@ -39,6 +39,8 @@ export const decisionRoutes = ({ engine }: AppDeps) => [
       environment: environment.optional(),
       arguments: properties.optional(),
       context: properties.optional(),
+      // What the enforcement point observed (a risk factor: untrusted content before an external action).
+      signals: z.strictObject({ untrustedInput: z.boolean().optional() }).optional(),
     }),
     handler: async ({ body, request, reply }) => {
       const match = /^(DPoP|Bearer) ([^\s]+)$/i.exec(request.headers.authorization ?? '');

@@ -1,0 +1,79 @@
+import { activeLocks, lockVerdict } from '../killswitch/locks.js';
+import { readUsages } from '../limits/read-usage.js';
+import { checkLimits } from '../limits/usage.js';
+import type { OrgTransaction } from '../ports/store.js';
+import { type AgentBaseline, EMPTY_BASELINE, observe } from '../risk/baseline.js';
+import type { ActionRequest, DecisionReason, DecisionState } from './types.js';
+
+/** A commit check passes with the writes it will make if every check passes, or denies. */
+export type CommitResult = { ok: true; apply?: () => Promise<void> } | { ok: false; reason: DecisionReason };
+
+/**
+ * Checks that run inside the transaction that records an allow, after every step passed. The
+ * write queue serialises transactions, so what they read and write here cannot race another
+ * decision or a lock: this is where the kill switch becomes exact ("after lock returns, nothing
+ * is allowed") and where limits are consumed atomically. All checks run first; their writes are
+ * applied only if every one passed, so a denied decision consumes nothing.
+ */
+export interface CommitCheck {
+  name: string;
+  run(tx: OrgTransaction, request: ActionRequest, state: DecisionState, now: Date): Promise<CommitResult>;
+}
+
+/** A lock committed after the steps read the locks still stops this decision. */
+export const killSwitchAtCommit: CommitCheck = {
+  name: 'killswitch',
+  async run(tx, _request, state) {
+    const locked = lockVerdict(await activeLocks(tx), tx.orgId, state.agents ?? []);
+    return locked ? { ok: false, reason: { code: locked.reason, detail: locked.detail } } : { ok: true };
+  },
+};
+
+/**
+ * Uses, rate and budget of every link of the chain, checked and consumed in the recording
+ * transaction: under any concurrency, allowed uses never exceed a limit and the budget is
+ * never overspent.
+ */
+export const limitsAtCommit: CommitCheck = {
+  name: 'limits',
+  async run(tx, request, state, now) {
+    const chain = state.delegations ?? [];
+    const verdict = checkLimits(chain, await readUsages(tx, chain), request.arguments, now);
+    if (!verdict.ok)
+      return { ok: false, reason: { code: 'limit_exceeded', limit: verdict.limit, detail: verdict.detail } };
+    if (verdict.next.length === 0) return { ok: true };
+    return {
+      ok: true,
+      apply: async () => {
+        for (const { delegationId, usage } of verdict.next)
+          await tx.putDocument('usage', { id: delegationId, tag: 'usage', doc: usage });
+        state.limits = verdict.consumed;
+      },
+    };
+  },
+};
+
+/** An allowed use becomes part of the agent's baseline (what it does, how fast, with what amounts). */
+export const baselineAtCommit: CommitCheck = {
+  name: 'baseline',
+  async run(tx, request, state, now) {
+    const agent = state.agent;
+    if (!agent) return { ok: true };
+    return {
+      ok: true,
+      apply: async () => {
+        const stored = (await tx.getDocument<AgentBaseline>('baseline', agent.id))?.doc ?? EMPTY_BASELINE;
+        const next = observe(
+          stored,
+          {
+            action: request.action,
+            resource: `${request.resource.type}:${request.resource.id}`,
+            args: request.arguments,
+          },
+          now,
+        );
+        await tx.putDocument('baseline', { id: agent.id, tag: 'baseline', doc: next });
+      },
+    };
+  },
+};
