@@ -23,6 +23,8 @@ export const REASON_CODES = [
   'approval_required',
   'approval_denied',
   'approval_expired',
+  /** The approval for exactly this action was already used: one approval, one use. */
+  'approval_used',
   'internal_error',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];

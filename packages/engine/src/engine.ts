@@ -1,3 +1,5 @@
+import { ApprovalService } from './approvals/approvals-service.js';
+import { WebhookSender, type WebhookSenderOptions } from './approvals/webhook.js';
 import { StoreAuditLog } from './audit/audit-log.js';
 import { AuditReader } from './audit/audit-reader.js';
 import { CheckpointService } from './audit/checkpoints.js';
@@ -41,6 +43,7 @@ export interface Engine extends EngineContext {
   decisions: DecisionService;
   killSwitch: KillSwitchService;
   riskSettings: RiskSettingsService;
+  approvals: ApprovalService;
 }
 
 export interface EngineOptions {
@@ -53,6 +56,8 @@ export interface EngineOptions {
   signedHeads?: SignedHeadStore;
   /** The token issuer: its public URL, the master key sealing its signing keys, token lifetime. */
   oauth?: { issuer?: () => string; masterKey?: MasterKey; tokenTtlSeconds?: number };
+  /** Webhook delivery (retry backoff, timeout); tests shorten the backoff. */
+  webhooks?: WebhookSenderOptions;
 }
 
 export function createEngine(store: Store, options: EngineOptions | Clock = {}): Engine {
@@ -62,6 +67,7 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
     logOriginPrefix,
     signedHeads,
     oauth = {},
+    webhooks,
   } = 'now' in options ? { clock: options } : options;
   const ctx: EngineContext = { store, clock, audit: new StoreAuditLog(clock) };
   const checkpoints = new CheckpointService(ctx, logKey, logOriginPrefix, signedHeads);
@@ -73,11 +79,13 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
     masterKey: oauth.masterKey ?? MasterKey.generate(),
     tokenTtlSeconds: oauth.tokenTtlSeconds,
   });
+  const approvals = new ApprovalService(ctx, new WebhookSender(webhooks));
   decisions = new DecisionService(ctx, {
     ctx,
     tokens: oauthService.tokens,
     dpopReplay: oauthService.dpopReplay,
     policies,
+    notify: approvals.filed,
   });
   return {
     ...ctx,
@@ -93,9 +101,15 @@ export function createEngine(store: Store, options: EngineOptions | Clock = {}):
     oauth: oauthService,
     policies,
     entities: new EntityService(ctx),
-    authzen: new AuthZenService(ctx, policies, (request) => decisions.decide(request)),
+    authzen: new AuthZenService(
+      ctx,
+      policies,
+      (request) => decisions.decide(request),
+      (path) => oauthService.url(path),
+    ),
     decisions,
     killSwitch: new KillSwitchService(ctx),
     riskSettings: new RiskSettingsService(ctx),
+    approvals,
   };
 }

@@ -1,3 +1,6 @@
+export * from './approvals/approval.js';
+export * from './approvals/approvals-service.js';
+export * from './approvals/webhook.js';
 export * from './audit/audit-log.js';
 export * from './audit/audit-reader.js';
 export * from './audit/checkpoints.js';

@@ -51,14 +51,20 @@ export interface ActionRequestInput {
   environment?: string;
   arguments?: Record<string, unknown>;
   context?: Record<string, unknown>;
+  /** What the enforcement point observed: the agent read untrusted content in this task. */
+  signals?: { untrustedInput?: boolean };
 }
 
 export interface DecisionAnswer {
   decision: 'allow' | 'deny' | 'approval_required';
-  reasons: Array<{ code: string; detail?: string; dimension?: string }>;
+  reasons: Array<{ code: string; detail?: string; dimension?: string; limit?: string }>;
   decisionId: string;
   policies: string[];
   policyVersion?: number;
+  /** The score 0–100 and the factors that counted. */
+  risk?: { score: number; factors: Array<{ name: string; contribution: number; detail: string }> };
+  /** For approval_required: the request a human decides (wait on it, then ask again). */
+  approval?: { id: string; status: string; expiresAt: string };
 }
 
 /** An OAuth error answer of the token endpoint, as an API error with the RFC's code. */

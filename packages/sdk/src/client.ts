@@ -3,6 +3,7 @@ import { MandateApiError, MandateConnectionError } from './errors.js';
 import type {
   Agent,
   ApiKey,
+  ApprovalView,
   AuditRecord,
   DelegationView,
   ExplainNode,
@@ -154,6 +155,8 @@ export class MandateClient {
       scope: object;
       onBehalfOf?: string;
       standing?: boolean;
+      /** Who besides the root user may approve: `usr_…` ids and `role:<role>`. */
+      approvers?: string[];
     }) => this.request<DelegationView>('POST', '/v1/delegations', input),
     list: (filter: PageOptions & { agent?: string; user?: string; status?: string; parent?: string } = {}) =>
       this.request<Page<DelegationView>>('GET', '/v1/delegations', undefined, filter),
@@ -231,6 +234,31 @@ export class MandateClient {
         '/access/v1/evaluations',
         request,
       ),
+  };
+
+  /** Human approval of one exact action. */
+  readonly approvals = {
+    list: (filter: PageOptions & { status?: ApprovalView['status'] } = {}) =>
+      this.request<Page<ApprovalView>>('GET', '/v1/approvals', undefined, filter),
+    /** With `waitSeconds` (≤ 60), waits while the request is pending. */
+    get: (approvalId: string, waitSeconds?: number) =>
+      this.send(
+        'GET',
+        `/v1/approvals/${enc(approvalId)}`,
+        undefined,
+        { wait: waitSeconds },
+        ((waitSeconds ?? 0) + 30) * 1000,
+      ).then(async (response) => JSON.parse(await response.text()) as ApprovalView),
+    approve: (approvalId: string, comment?: string) =>
+      this.request<ApprovalView>(
+        'POST',
+        `/v1/approvals/${enc(approvalId)}/approve`,
+        comment ? { comment } : {},
+      ),
+    deny: (approvalId: string, comment?: string) =>
+      this.request<ApprovalView>('POST', `/v1/approvals/${enc(approvalId)}/deny`, comment ? { comment } : {}),
+    setWebhook: (url: string) =>
+      this.request<{ url: string; secret: string }>('PUT', '/v1/approvals/webhook', { url }),
   };
 
   /** The emergency stop: lock the org, one owner's agents or one agent; release by lock id. */

@@ -37,6 +37,31 @@ export interface RegisterAgentInput {
 }
 
 /** A version of the org's Cedar policy set (0 is the built-in baseline). */
+/** A request for a human's yes or no to one exact action. */
+export interface ApprovalView {
+  id: string;
+  status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled' | 'used';
+  digest: string;
+  agentId: string;
+  delegationId: string;
+  chain: string[];
+  rootUserId: string;
+  action: string;
+  resource: { type: string; id: string };
+  argumentsPreview: Record<string, string>;
+  reasons: string[];
+  risk?: { score: number; factors: string[] };
+  approvers: { users: string[]; roles: string[] };
+  requestedBy: string;
+  createdAt: string;
+  expiresAt: string;
+  decidedBy?: { kind: string; id: string; userId?: string };
+  decidedAt?: string;
+  comment?: string;
+  usedBy?: string;
+  usedAt?: string;
+}
+
 /** A kill-switch lock: what it stops, why, who locked it and, once released, who released it. */
 export interface KillSwitchLock {
   id: string;

@@ -22,6 +22,11 @@ export interface Delegation {
    * in the loop for each task (`client_credentials`; its tokens' `sub` is the agent itself).
    */
   standing?: true;
+  /**
+   * Who, besides the root user, may approve actions of this delegation's chain that need a
+   * human: user ids and `role:<role>` entries (set by the root user at grant time).
+   */
+  approvers?: string[];
   /** 0 at the root; each re-delegation adds one. */
   depth: number;
   /** Ids from the root delegation down to this one (itself last). */

@@ -15,7 +15,9 @@ const OUTCOME = 'what happened (the outcome)';
  * change: the record that created the acting key (or user) and, recursively, who created that;
  * for a change to an agent: the agent's registration; for a decision: the credential it was
  * made with, every delegation of the chain (with its scope) and every agent's registration, the
- * policy version in force, and the outcome recorded after it.
+ * policy version in force, the approval that let it through (with its approver), and the outcome
+ * recorded after it. The decision record itself holds the risk score with its factors and the
+ * limits the use consumed.
  */
 export class AuditExplainer {
   constructor(
@@ -92,6 +94,13 @@ export class AuditExplainer {
       found.push([
         'the policy version in force',
         await this.first(orgId, 'policy.published', String(after.policyVersion)),
+      ]);
+    // The human's yes that let this one call through (who approved it, and when).
+    const approval = (record.after as { approval?: { id?: string; status?: string } }).approval;
+    if (approval?.id && approval.status === 'used')
+      found.push([
+        'the approval that allowed it, with its approver',
+        await this.first(orgId, 'approval.approved', approval.id),
       ]);
     const outcome = await this.ctx.store
       .org(orgId)

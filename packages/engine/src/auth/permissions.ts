@@ -30,6 +30,9 @@ export const PERMISSIONS = {
   'policies.write': ['admin'],
   'entities.read': ['admin', 'operator', 'auditor'],
   'entities.write': ['admin', 'operator'],
+  /** Approvals: seen by reviewers; decided by approvers and admins the request names (or its root user). */
+  'approvals.read': ['admin', 'operator', 'approver', 'auditor'],
+  'approvals.webhook': ['admin'],
   'risk.read': ['admin', 'operator', 'auditor'],
   'risk.write': ['admin'],
   /** The kill switch: any operator can stop; only an admin can start again. */

@@ -31,7 +31,13 @@ export interface AuthZenRequest {
 
 export interface AuthZenDecision {
   decision: boolean;
-  context: { decision_id: string; reason?: ReasonCode };
+  context: {
+    decision_id: string;
+    reason?: ReasonCode;
+    /** AuthZEN access-request profile: the denial can be resolved by a human's approval. */
+    evaluation_id?: string;
+    access_request?: { endpoint: string; expires_at: string; template: string; approval_id: string };
+  };
 }
 
 /** The AuthZEN context key an enforcement point puts the agent's credential under. */
@@ -63,6 +69,8 @@ export class AuthZenService {
     private readonly policies: PolicyService,
     /** The agent pipeline, for requests carrying an agent credential. */
     private readonly decide?: (request: ActionRequest) => Promise<Decision>,
+    /** This server's public URL of a path (for the access-request endpoint). */
+    private readonly url: (path: string) => string = (path) => path,
   ) {}
 
   async evaluate(principal: OrgPrincipal, request: AuthZenRequest): Promise<AuthZenDecision> {
@@ -248,10 +256,27 @@ export class AuthZenService {
         expectedAgentId: request.subject.id,
       });
       const reason = decision.reasons[0]?.code;
+      // A pending approval makes the denial requestable (openid/authzen access-request profile):
+      // still a denial; the PEP submits it, waits for the task, then evaluates again.
+      const pending = decision.approval?.status === 'pending' ? decision.approval : undefined;
       return {
         answer: {
           decision: decision.decision === 'allow',
-          context: { decision_id: decision.decisionId, ...(reason ? { reason } : {}) },
+          context: {
+            decision_id: decision.decisionId,
+            ...(reason ? { reason } : {}),
+            ...(pending
+              ? {
+                  evaluation_id: decision.decisionId,
+                  access_request: {
+                    endpoint: this.url('/access/v1/requests'),
+                    expires_at: pending.expiresAt,
+                    template: 'mandate_approval',
+                    approval_id: pending.id,
+                  },
+                }
+              : {}),
+          },
         },
       };
     } catch (error) {

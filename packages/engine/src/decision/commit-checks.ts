@@ -1,8 +1,10 @@
+import { approvalDigest } from '../approvals/approval.js';
 import { activeLocks, lockVerdict } from '../killswitch/locks.js';
 import { readUsages } from '../limits/read-usage.js';
 import { checkLimits } from '../limits/usage.js';
 import type { OrgTransaction } from '../ports/store.js';
 import { type AgentBaseline, EMPTY_BASELINE, observe } from '../risk/baseline.js';
+import { assessRisk } from '../risk/factors.js';
 import type { ActionRequest, DecisionReason, DecisionState } from './types.js';
 
 /** A commit check passes with the writes it will make if every check passes, or denies. */
@@ -75,5 +77,49 @@ export const baselineAtCommit: CommitCheck = {
         await tx.putDocument('baseline', { id: agent.id, tag: 'baseline', doc: next });
       },
     };
+  },
+};
+
+/**
+ * Risk again, against the baseline as this transaction sees it: the decisions recorded just
+ * before this one (in parallel with it) count towards velocity and novelty, so a burst sent in
+ * parallel cannot slip under the velocity check. The record shows the score as of commit. A
+ * score that now reaches the thresholds denies (risk_too_high) or asks a human (a request is
+ * filed with the decision); an approval this call is using already covers it.
+ */
+export const riskAtCommit: CommitCheck = {
+  name: 'risk',
+  async run(tx, request, state) {
+    const { riskInput, riskSettings: settings, agent } = state;
+    if (!riskInput || !settings || !agent) return { ok: true };
+    const baseline = (await tx.getDocument<AgentBaseline>('baseline', agent.id))?.doc ?? EMPTY_BASELINE;
+    const before = state.risk?.score ?? 0;
+    state.risk = assessRisk(riskInput, settings, baseline);
+    const { score, factors } = state.risk;
+    if (score >= settings.denyAt)
+      return {
+        ok: false,
+        reason: {
+          code: 'risk_too_high',
+          detail: `risk ${score} ≥ ${settings.denyAt}: ${factors.map((f) => f.name).join(', ')}`,
+        },
+      };
+    const leaf = state.delegations?.[state.delegations.length - 1];
+    if (score >= settings.approvalAt && before < settings.approvalAt && !state.approval?.use && leaf) {
+      const reason = `risk ${score} ≥ ${settings.approvalAt}`;
+      state.approval = {
+        digest: approvalDigest({
+          agentId: agent.id,
+          delegationId: leaf.id,
+          action: request.action,
+          resource: request.resource,
+          arguments: request.arguments,
+        }),
+        reasons: [reason],
+        file: true,
+      };
+      return { ok: false, reason: { code: 'approval_required', detail: reason } };
+    }
+    return { ok: true };
   },
 };

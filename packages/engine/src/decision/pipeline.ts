@@ -1,9 +1,18 @@
 import { createHash } from 'node:crypto';
 import { type AuditEventInput, canonicalize } from '@mandate/core';
+import type { Approval } from '../approvals/approval.js';
+import { saveApproval } from '../approvals/approval-store.js';
 import { MandateError } from '../errors.js';
 import type { OrgTransaction } from '../ports/store.js';
+import { approvalAtCommit, fileApproval } from './approval-commit.js';
 import { assertNoReservedContext } from './authzen.js';
-import { baselineAtCommit, type CommitCheck, killSwitchAtCommit, limitsAtCommit } from './commit-checks.js';
+import {
+  baselineAtCommit,
+  type CommitCheck,
+  killSwitchAtCommit,
+  limitsAtCommit,
+  riskAtCommit,
+} from './commit-checks.js';
 import type { StepDeps } from './deps.js';
 import { agentStatus } from './steps/agent-status.js';
 import { approval } from './steps/approval.js';
@@ -15,6 +24,9 @@ import { policy } from './steps/policy.js';
 import { risk } from './steps/risk.js';
 import { scope } from './steps/scope.js';
 import type { ActionRequest, Decision, DecisionReason, DecisionState, DecisionStep } from './types.js';
+
+/** Denials under which a request for a human's approval is pending: the answer is approval_required. */
+const APPROVAL_WAIT_CODES = new Set(['approval_required', 'approval_used', 'approval_expired']);
 
 /** A request whose credential does not authenticate: there is no org to record it in. */
 export class UnauthenticatedDecision extends Error {
@@ -34,7 +46,13 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
  */
 export class DecisionPipeline {
   private readonly steps: DecisionStep[];
-  private readonly commitChecks: CommitCheck[] = [killSwitchAtCommit, limitsAtCommit, baselineAtCommit];
+  private readonly commitChecks: CommitCheck[] = [
+    killSwitchAtCommit,
+    riskAtCommit,
+    approvalAtCommit,
+    limitsAtCommit,
+    baselineAtCommit,
+  ];
 
   constructor(private readonly deps: StepDeps) {
     this.steps = [
@@ -46,7 +64,7 @@ export class DecisionPipeline {
       limits(deps),
       risk(deps),
       policy(deps),
-      approval(),
+      approval(deps),
     ];
   }
 
@@ -86,19 +104,36 @@ export class DecisionPipeline {
     now: Date,
   ): Promise<Decision> {
     const orgId = state.orgId as string;
+    let filed: Approval | undefined;
     const { record, denial } = await this.deps.ctx.store.org(orgId).transact(async (tx) => {
       const denial = stepDenial ?? (await this.runCommitChecks(tx, request, state, now));
+      const approval = await fileApproval(tx, request, state, denial, now, preview(request.arguments ?? {}));
+      if (approval) state.approvalRecord = approval;
       const record = await this.deps.ctx.audit.append(tx, this.recordOf(request, state, denial));
+      // The approval names the decision that asked for it, or the one that used it.
+      const linked = state.approvalRecord;
+      if (linked && linked.requestedBy === '') {
+        filed = { ...linked, requestedBy: String(record.seq) };
+        state.approvalRecord = filed;
+        await saveApproval(tx, filed);
+      } else if (linked && linked.status === 'used' && !linked.usedBy) {
+        await saveApproval(tx, { ...linked, usedBy: String(record.seq) });
+      }
       return { record, denial };
     });
-    const result = denial ? (denial.code === 'approval_required' ? 'approval_required' : 'deny') : 'allow';
+    if (filed) this.deps.notify?.(orgId, filed);
+    const approval = state.approvalRecord;
+    const waiting = denial !== undefined && APPROVAL_WAIT_CODES.has(denial.code) && approval !== undefined;
     return {
-      decision: result,
+      decision: denial ? (waiting ? 'approval_required' : 'deny') : 'allow',
       reasons: denial ? [denial] : [],
       decisionId: String(record.seq),
       policies: state.policy?.determining ?? [],
       ...(state.policy ? { policyVersion: state.policy.version } : {}),
       ...(state.risk ? { risk: state.risk } : {}),
+      ...(approval && approval.status !== 'used'
+        ? { approval: { id: approval.id, status: approval.status, expiresAt: approval.expiresAt } }
+        : {}),
     } satisfies Decision;
   }
 
@@ -178,6 +213,16 @@ export class DecisionPipeline {
           : {}),
         ...(state.risk ? { risk: state.risk } : {}),
         ...(state.limits ? { limits: state.limits } : {}),
+        ...(state.approvalRecord
+          ? {
+              approval: {
+                id: state.approvalRecord.id,
+                status: state.approvalRecord.status,
+                reasons: state.approvalRecord.reasons,
+                ...(state.approvalRecord.decidedBy ? { decidedBy: state.approvalRecord.decidedBy } : {}),
+              },
+            }
+          : {}),
       },
     };
   }

@@ -31,6 +31,7 @@ interface AgentRecord {
   };
   chain: { rootUser?: string; agents: string[]; delegations: string[] };
   result: string;
+  risk?: { score: number; factors: Array<{ name: string }> };
 }
 interface AuthZenRecord {
   kind: 'authzen';
@@ -108,6 +109,10 @@ async function replayOne(
     chain: after.chain.agents,
     chainDepth: leaf.depth,
     autonomous: leaf.standing === true,
+    // As the policy step passed it: policies that read the risk replay against the recorded one.
+    ...(after.risk
+      ? { risk: { score: after.risk.score, factors: after.risk.factors.map((f) => f.name) } }
+      : {}),
     time: record.time,
   };
   const evaluation = active.evaluator.evaluate(

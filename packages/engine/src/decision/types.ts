@@ -8,9 +8,10 @@ import type {
   User,
   VerifiedAccessToken,
 } from '@mandate/core';
+import type { Approval, Approvers } from '../approvals/approval.js';
 import type { LimitConsumption, LimitKind } from '../limits/usage.js';
 import type { CedarValue } from '../policy/cedar.js';
-import type { RiskAssessment } from '../risk/factors.js';
+import type { RiskAssessment, RiskInput } from '../risk/factors.js';
 import type { RiskSettings } from '../risk/settings.js';
 
 /** What an enforcement point (or the agent itself) asks before an action runs. */
@@ -61,7 +62,18 @@ export interface DecisionState {
   policy?: { version: number; hash: string; determining: string[]; erroring: string[] };
   risk?: RiskAssessment;
   riskSettings?: RiskSettings;
+  /** What the risk was assessed on, to assess it again against the baseline at commit. */
+  riskInput?: RiskInput;
   context?: Record<string, CedarValue>;
+  /** A determining permit policy annotated `@mandate_approval`, and the approvers it names. */
+  policyApproval?: { policies: string[]; approvers: Approvers };
+  /**
+   * The approval this action needs: its digest and why; `use` an approved one (consumed at
+   * commit), `file` a new request at commit, `existing` the request already pending or denied.
+   */
+  approval?: { digest: string; reasons: string[]; use?: Approval; file?: boolean; existing?: Approval };
+  /** The approval request this decision filed, used or found (set at commit). */
+  approvalRecord?: Approval;
   /** What an allowed use took from each limited link of the chain (set at commit). */
   limits?: LimitConsumption[];
 }
@@ -82,4 +94,6 @@ export interface Decision {
   policies: string[];
   policyVersion?: number;
   risk?: DecisionState['risk'];
+  /** For approval_*: the request a human decides (poll GET /v1/approvals/{id}?wait=30). */
+  approval?: { id: string; status: string; expiresAt: string };
 }

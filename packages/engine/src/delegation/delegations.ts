@@ -25,6 +25,8 @@ export interface GrantInput {
   onBehalfOf?: string;
   /** A standing grant the agent acts on autonomously; only its owner may give one. */
   standing?: boolean;
+  /** Who besides the root user may approve this chain's actions: `usr_…` ids and `role:<role>`. */
+  approvers?: string[];
 }
 
 export interface RedelegateInput {
@@ -84,6 +86,7 @@ export class DelegationService {
         purpose: input.purpose,
         scope: fitted.scope,
         ...(input.standing ? { standing: true as const } : {}),
+        ...(input.approvers?.length ? { approvers: [...new Set(input.approvers)] } : {}),
         depth: 0,
         chain: [id],
         status: 'active',

@@ -50,6 +50,8 @@ export class PolicyEvaluator {
   private readonly schemaName?: string;
   /** The ids of the forbid policies: an error in one of them must not become an allow. */
   readonly forbids: ReadonlySet<string>;
+  /** Each policy's annotations by policy id (absent: none). */
+  readonly annotations: ReadonlyMap<string, Record<string, string>>;
 
   /**
    * `slot` names where the engine keeps the parsed set: cedar-wasm caches parsed sets by name
@@ -67,7 +69,9 @@ export class PolicyEvaluator {
     if (problem) throw new PolicyParseError([problem]);
     const parsed = cedar.preparsePolicySet(this.policySetId, { staticPolicies: policies });
     if (parsed.type !== 'success') throw new PolicyParseError(describeCedarErrors(parsed.errors));
-    this.forbids = forbidIds(policies);
+    const described = describePolicies(policies);
+    this.forbids = described.forbids;
+    this.annotations = described.annotations;
     if (schema !== undefined) {
       this.schemaName = `schema-${options.slot ?? randomUUID()}`;
       const schemaParsed = cedar.preparseSchema(this.schemaName, schema);
@@ -105,16 +109,23 @@ export class PolicyEvaluator {
 }
 
 /** `policyN` for each forbid, in Cedar's text order (the ids Cedar gives a text policy set). */
-function forbidIds(policies: string): Set<string> {
+/** The forbid policies' ids, and each policy's annotations (`@mandate_approval(...)` and the like). */
+function describePolicies(policies: string): {
+  forbids: Set<string>;
+  annotations: Map<string, Record<string, string>>;
+} {
   const parts = cedar.policySetTextToParts(policies);
   if (parts.type !== 'success') throw new PolicyParseError(describeCedarErrors(parts.errors));
-  const ids = new Set<string>();
+  const forbids = new Set<string>();
+  const annotations = new Map<string, Record<string, string>>();
   parts.policies.forEach((text, i) => {
     const json = cedar.policyToJson(text);
     // A policy whose effect cannot be read is treated as a forbid (its errors then deny).
-    if (json.type !== 'success' || json.json.effect === 'forbid') ids.add(`policy${i}`);
+    if (json.type !== 'success' || json.json.effect === 'forbid') forbids.add(`policy${i}`);
+    if (json.type === 'success' && json.json.annotations)
+      annotations.set(`policy${i}`, json.json.annotations as Record<string, string>);
   });
-  return ids;
+  return { forbids, annotations };
 }
 
 export interface ValidationResult {

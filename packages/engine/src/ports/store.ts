@@ -151,7 +151,14 @@ export interface OrgReader {
  * models: one small contract instead of a table and six methods per feature. `tag` is an
  * indexed label a kind may list by (an approval's status, a lock's `active`).
  */
-export type DocumentKind = 'lock' | 'usage' | 'baseline' | 'approval' | 'settings' | 'delivery';
+export type DocumentKind =
+  | 'lock'
+  | 'usage'
+  | 'baseline'
+  | 'approval'
+  | 'approval_ref'
+  | 'settings'
+  | 'delivery';
 
 export interface StoredDocument<T = unknown> {
   id: string;

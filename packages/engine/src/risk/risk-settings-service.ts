@@ -1,6 +1,7 @@
 import { requirePermission } from '../auth/permissions.js';
 import type { OrgPrincipal } from '../auth/principal.js';
 import type { EngineContext } from '../context.js';
+import { invalid } from '../errors.js';
 import type { OrgReader } from '../ports/store.js';
 import { DEFAULT_RISK_SETTINGS, type RiskSettings, resolveRiskSettings } from './settings.js';
 
@@ -8,7 +9,10 @@ const RISK = 'risk';
 
 /** The org's risk settings as the risk step reads them (the defaults until an org sets its own). */
 export async function readRiskSettings(org: OrgReader): Promise<RiskSettings> {
-  return (await org.getDocument<RiskSettings>('settings', RISK))?.doc ?? DEFAULT_RISK_SETTINGS;
+  const stored = (await org.getDocument<RiskSettings>('settings', RISK))?.doc;
+  if (!stored) return DEFAULT_RISK_SETTINGS;
+  // A factor added after the org saved its settings takes its default weight, never none.
+  return { ...stored, weights: { ...DEFAULT_RISK_SETTINGS.weights, ...stored.weights } };
 }
 
 /** Read and replace an org's risk weights and thresholds; each change is audited. */
@@ -24,6 +28,9 @@ export class RiskSettingsService {
     requirePermission(principal, 'risk.write');
     const settings = resolveRiskSettings(input);
     return this.ctx.store.org(principal.orgId).transact(async (tx) => {
+      // Working hours only for this org's users, as every other body that names a user.
+      for (const userId of Object.keys(settings.userHours ?? {}))
+        if (!(await tx.getUser(userId))) throw invalid(`userHours.${userId}`, 'no such user in this org');
       const before = await readRiskSettings(tx);
       await tx.putDocument('settings', { id: RISK, tag: RISK, doc: settings });
       await this.ctx.audit.append(tx, {

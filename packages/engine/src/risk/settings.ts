@@ -56,6 +56,8 @@ export const DEFAULT_RISK_SETTINGS: RiskSettings = {
 };
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+/** An end may be 24:00: working until midnight. */
+const END = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/;
 
 function checkHours(field: string, value: WorkingHours): WorkingHours {
   try {
@@ -63,10 +65,14 @@ function checkHours(field: string, value: WorkingHours): WorkingHours {
   } catch {
     throw invalid(`${field}.timeZone`, 'not an IANA time zone');
   }
-  if (!Array.isArray(value.days) || value.days.some((d) => !Number.isInteger(d) || d < 0 || d > 6))
-    throw invalid(`${field}.days`, 'days are 0 (Sunday) to 6');
-  if (!HHMM.test(value.start) || !HHMM.test(value.end) || value.start >= value.end)
-    throw invalid(field, 'start and end are HH:MM with start before end');
+  if (
+    !Array.isArray(value.days) ||
+    value.days.length === 0 ||
+    value.days.some((d) => !Number.isInteger(d) || d < 0 || d > 6)
+  )
+    throw invalid(`${field}.days`, 'one or more days, 0 (Sunday) to 6');
+  if (!HHMM.test(value.start) || !END.test(value.end) || value.start >= value.end)
+    throw invalid(field, 'start and end are HH:MM (end may be 24:00) with start before end');
   return {
     timeZone: value.timeZone,
     days: [...new Set(value.days)].sort(),

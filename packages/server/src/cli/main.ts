@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { agentCommands } from './commands/agents.js';
 import { apiKeyCommands } from './commands/api-keys.js';
+import { approvalCommands } from './commands/approvals.js';
 import { auditCommands } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
 import { delegationCommands } from './commands/delegations.js';
@@ -46,6 +47,7 @@ signingKeyCommands(program, globals);
 policyCommands(program, globals);
 checkCommand(program, globals);
 killSwitchCommands(program, globals);
+approvalCommands(program, globals);
 
 for (const command of program.commands) {
   command.exitOverride();

@@ -21,6 +21,7 @@ import { toOAuthError } from './oauth-errors.js';
 import type { RouteSpec } from './route.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { approvalRoutes } from './routes/approvals.js';
 import { auditLogRoutes, auditRoutes } from './routes/audit.js';
 import { authzenRoutes } from './routes/authzen.js';
 import { decisionRoutes } from './routes/decisions.js';
@@ -60,6 +61,7 @@ export function routeTable(deps: AppDeps): RouteSpec[] {
     ...decisionRoutes(deps),
     ...killSwitchRoutes(deps),
     ...riskRoutes(deps),
+    ...approvalRoutes(deps),
     ...auditRoutes(deps),
     ...auditLogRoutes(deps),
   ];

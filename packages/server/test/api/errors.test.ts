@@ -409,6 +409,8 @@ describe('no bad input yields a 500 or a stack trace', () => {
     id: () => 'nobody',
     decisionId: () => '424242',
     lockId: () => unknownId('lock'),
+    approvalId: () => unknownId('approval'),
+    taskId: () => unknownId('approval'),
   };
 
   it('holds for every route, with no key, a garbage key, malformed params, and garbage bodies', async () => {

@@ -205,6 +205,8 @@ forbid (principal, action, resource) when { context has blocked && context.block
       search_subject_endpoint: 'http://mandate.test/access/v1/search/subject',
       search_resource_endpoint: 'http://mandate.test/access/v1/search/resource',
       search_action_endpoint: 'http://mandate.test/access/v1/search/action',
+      access_request_endpoint: 'http://mandate.test/access/v1/requests',
+      capabilities: ['urn:openid:authzen:capability:access-request'],
     });
   });
 });

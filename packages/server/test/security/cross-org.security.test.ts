@@ -30,6 +30,7 @@ import { SqliteOrgReader } from '../../../engine/src/store/sqlite/org-reader.js'
 import { SqliteOrgTransaction } from '../../../engine/src/store/sqlite/org-transaction.js';
 import { publicJwk, startTestApp, type TestApp } from '../harness.js';
 import {
+  approvalChain,
   createAgent,
   createDelegation,
   createKey,
@@ -67,6 +68,8 @@ const PARAM_KINDS: readonly IdKind[] = [
   'orgId',
   'delegationId',
   'lockId',
+  'approvalId',
+  'taskId',
   'version',
   'type',
   'id',
@@ -81,6 +84,8 @@ interface OrgWorld {
   markers: string[];
   /** The ids among the markers (their presence in a request path or body means "asks about B"). */
   ids: string[];
+  /** The decisions (audit seqs) that filed an approval request: requestable denials. */
+  requestable: string[];
 }
 
 /** A PUT /v1/entities body: every (type, id) pair, each with `attrs(type, id)`. */
@@ -234,7 +239,79 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     200,
     'release B lock',
   );
+  // Approval requests, filed as agents file them (B's active version permits everything; the
+  // delegations ask a human for every email.send): two credentialed agents (owned by users[1]),
+  // each with a delegation for users[0]; the second names who besides the root user may decide
+  // (B's admins and users[2]). Resources and argument names carry markers. Two requests stay
+  // pending; one is approved and one denied by B's admin (whom the request names).
+  const chainPurposes = [uniqueName('orgb-purpose'), uniqueName('orgb-purpose')];
+  const chains = [
+    await approvalChain(t, adminKey, users[1].id, users[0].id, {
+      purpose: chainPurposes[0],
+      agentName: uniqueName('orgb-agent'),
+    }),
+    await approvalChain(t, adminKey, users[1].id, users[0].id, {
+      purpose: chainPurposes[1],
+      agentName: uniqueName('orgb-agent'),
+      approvers: ['role:admin', users[2].id],
+    }),
+  ];
+  const approvalMarkers: string[] = [];
+  const fileB = async (chain: (typeof chains)[number]) => {
+    const resource = uniqueName('orgb-res');
+    const argument = uniqueName('orgb-arg');
+    approvalMarkers.push(resource, argument);
+    return chain.ask(resource, { [argument]: 1 });
+  };
+  const filed = [
+    await fileB(chains[0] as (typeof chains)[number]),
+    await fileB(chains[1] as (typeof chains)[number]),
+    await fileB(chains[1] as (typeof chains)[number]),
+    await fileB(chains[1] as (typeof chains)[number]),
+  ];
+  for (const [i, outcome] of [
+    [2, 'approve'],
+    [3, 'deny'],
+  ] as const) {
+    const comment = uniqueName('orgb-comment');
+    approvalMarkers.push(comment);
+    expectStatus(
+      await t.call('POST', `/v1/approvals/${filed[i]?.approvalId}/${outcome}`, {
+        key: adminKey,
+        body: { comment },
+      }),
+      200,
+      `B ${outcome}s`,
+    );
+  }
+  // Where B's approval events go (a URL nothing listens on, marked), and B's own risk settings.
+  const webhook = expectStatus(
+    await t.call('PUT', '/v1/approvals/webhook', {
+      key: adminKey,
+      body: { url: `http://127.0.0.1:9/${uniqueName('orgb-hook')}` },
+    }),
+    200,
+    'B webhook',
+  );
+  const externalAction = uniqueName('orgb-ext');
+  expectStatus(
+    await t.call('PUT', '/v1/risk/settings', {
+      key: adminKey,
+      body: {
+        approvalAt: 80,
+        denyAt: 99,
+        userHours: {
+          [users[0].id]: { timeZone: 'Asia/Tokyo', days: [1, 2, 3], start: '09:00', end: '17:00' },
+        },
+        externalActions: ['email.send', `${externalAction}.*`],
+      },
+    }),
+    200,
+    'B risk settings',
+  );
+  agents.push(...chains.map((chain) => chain.agent));
   const kids = agents.flatMap((agent) => agent.keys.map((key: any) => key.kid as string));
+  const approvalIds = filed.map((f) => f.approvalId);
   const ids = [
     orgId,
     adminKeyId,
@@ -243,7 +320,9 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     ...keys.map((k) => k.id),
     ...kids,
     delegation.id,
+    ...chains.map((chain) => chain.delegation.id),
     ...locks.map((l) => l.id),
+    ...approvalIds,
   ];
   const markers = [
     ...ids,
@@ -257,6 +336,11 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     ...attrMarkers,
     ...lockReasons,
     releaseReason,
+    ...chainPurposes,
+    ...approvalMarkers,
+    webhook.url,
+    webhook.secret,
+    externalAction,
   ];
   return {
     orgId,
@@ -268,14 +352,18 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
       kid: kids,
       seq: await auditSeqs(t, adminKey),
       orgId: [orgId],
-      delegationId: [delegation.id],
+      delegationId: [delegation.id, ...chains.map((chain) => chain.delegation.id)],
       lockId: locks.map((l) => l.id),
+      // Pending, pending (named approvers), approved, denied.
+      approvalId: approvalIds,
+      taskId: approvalIds,
       version: versions,
       type: entityTypes,
       id: entityIds,
     },
     markers,
     ids,
+    requestable: filed.map((f) => f.decisionId),
   };
 }
 
@@ -288,11 +376,15 @@ async function seedOrgA(
     await createUser(t, caller.secret, { displayName: 'a owner' }),
     await createUser(t, caller.secret, { displayName: 'a other' }),
   ];
-  const agent = await createAgent(t, caller.secret, users[0].id, {
-    name: 'a-agent',
-    state: 'active',
+  // A's chain asks a human for every email.send and names A's admins as approvers; its three
+  // requests are filed under the baseline (before A's own policy below, which permits no agent).
+  const chain = await approvalChain(t, caller.secret, users[0].id, users[0].id, {
+    agentName: 'a-agent',
     keyCount: 2,
+    approvers: ['role:admin'],
   });
+  const agent = chain.agent;
+  const filed = [await chain.ask(), await chain.ask(), await chain.ask()];
   const key = await createKey(t, caller.secret, ['auditor'], { name: 'a auditor' });
   // A lock of A's own, on an agent of its own that nothing else uses (A's main agent stays usable).
   const lockedAgent = await createAgent(t, caller.secret, users[0].id, {
@@ -301,7 +393,7 @@ async function seedOrgA(
   });
   const lock = await lockOf(t, caller.secret, 'agent', lockedAgent.id, 'a lock');
   // Rooted at the user who owns the agent (never offboarded by the probe: they own a live agent).
-  const delegation = await createDelegation(t, caller.secret, agent.id, users[0].id);
+  const delegation = chain.delegation;
   // One policy version of A's own (it permits only PROBE_CLEARANCE, which nothing of A's has),
   // and a few entities (names of A's own; none carries the clearance).
   expectStatus(
@@ -335,12 +427,15 @@ async function seedOrgA(
       orgId: [t.defaultOrgId],
       delegationId: [delegation.id],
       lockId: [lock.id],
+      approvalId: filed.map((f) => f.approvalId),
+      taskId: filed.map((f) => f.approvalId),
       version: ['0', '1'],
       type: entityTypes,
       id: entityIds,
     },
     markers: [],
     ids: [],
+    requestable: filed.map((f) => f.decisionId),
     agent,
     user: users[0],
     keyId: key.id,
@@ -409,7 +504,8 @@ async function probeCrossOrg(
         findings.push(
           `${where}: found, which only B's entities or policies could give: ${response.text.slice(0, 300)}`,
         );
-    } else if (route.url.startsWith('/access/') && response.status < 300) {
+    } else if (route.url.startsWith('/access/v1/evaluation') && response.status < 300) {
+      // (Evaluations only: an access-request task is not a decision.)
       const decisions = Array.isArray(response.body?.evaluations)
         ? response.body.evaluations
         : [response.body];
@@ -631,6 +727,120 @@ describe('cross-org isolation', () => {
     expect(firstDifference(bRowsBefore, snapshotRows(t.dbFile, b.orgId))).toBeUndefined();
   });
 
+  it("A neither sees, decides nor gets a task handle for B's approval requests; B's webhook and risk settings stay B's", async () => {
+    const key = a.adminKey;
+    const leaks = (text: string) => b.markers.filter((m) => text.includes(m));
+    const bRowsBefore = snapshotRows(t.dbFile, b.orgId);
+    const bBefore = {
+      approvals: await listAll(t, b.adminKey, '/v1/approvals'),
+      webhook: (await t.call('GET', '/v1/approvals/webhook', { key: b.adminKey })).body,
+      risk: (await t.call('GET', '/v1/risk/settings', { key: b.adminKey })).body,
+    };
+    // B's requests are live for B (so that a leak would show): B's admin reads each, and its webhook
+    // and risk settings are B's own (not the defaults).
+    expect(bBefore.approvals.map((x) => x.id).sort()).toEqual([...b.pool.approvalId].sort());
+    expect(leaks(JSON.stringify(bBefore)).length).toBeGreaterThan(b.pool.approvalId.length);
+    expect(bBefore.risk.approvalAt).toBe(80);
+
+    // Keys of A: its admin, a key bound to A's root user (who may read and decide A's own), and a
+    // pep key (which submits and follows tasks).
+    const rootKey = (await createKey(t, key, ['pep'], { userId: a.user.id })).secret;
+    const pep = (await createKey(t, key, ['pep'])).secret;
+    const nobody = nobodysId('approvalId');
+    const asks = (id: string) =>
+      [
+        ['GET', `/v1/approvals/${id}`, key, undefined],
+        ['GET', `/v1/approvals/${id}?wait=2`, key, undefined],
+        ['GET', `/v1/approvals/${id}`, rootKey, undefined],
+        ['POST', `/v1/approvals/${id}/approve`, key, { comment: 'probe' }],
+        ['POST', `/v1/approvals/${id}/deny`, key, { comment: 'probe' }],
+        ['POST', `/v1/approvals/${id}/approve`, rootKey, {}],
+        ['POST', `/v1/approvals/${id}/deny`, rootKey, {}],
+        ['GET', `/access/v1/requests/${id}`, key, undefined],
+        ['GET', `/access/v1/requests/${id}`, pep, undefined],
+      ] as const;
+    // Each answer for B's request is exactly the answer for an id that names nothing: a 404.
+    const expected: string[] = [];
+    for (const [method, url, k, body] of asks(nobody)) {
+      const r = await t.call(method, url, { key: k, body });
+      expect([r.status, r.body?.error?.code], `${method} ${url} ${r.text}`).toEqual([404, 'not_found']);
+      expected.push(r.text);
+    }
+    for (const id of b.pool.approvalId) {
+      const answers = [];
+      for (const [method, url, k, body] of asks(id))
+        answers.push((await t.call(method, url, { key: k, body })).text);
+      expect(answers, id).toEqual(expected);
+    }
+
+    // A submitting B's requestable denials (B's decision numbers) gets what that number is in A's
+    // own log: never B's task. Numbers beyond A's log answer as a number that names nothing.
+    const aLog = (await listAll(t, key, '/v1/audit/events')).length;
+    const submit = (evaluationId: string) =>
+      t.call('POST', '/access/v1/requests', { key: pep, body: { denial: { evaluation_id: evaluationId } } });
+    const nowhere = await submit(nobodysId('seq'));
+    expect([nowhere.status, nowhere.body?.error?.code], nowhere.text).toEqual([400, 'invalid_request']);
+    for (const evaluationId of b.requestable) {
+      const r = await submit(evaluationId);
+      expect(leaks(r.text), evaluationId).toEqual([]);
+      if (Number(evaluationId) >= aLog) expect(r.text, evaluationId).toBe(nowhere.text);
+      else if (!a.requestable.includes(evaluationId)) expect(r.status, r.text).toBe(400);
+    }
+
+    // A's lists hold A's requests only, whatever the status filter or cursor (B's ids as cursors).
+    for (const query of [
+      '',
+      ...['pending', 'approved', 'denied', 'expired', 'cancelled', 'used'].map((s) => `?status=${s}`),
+      ...b.pool.approvalId.map((id) => `?cursor=${id}`),
+    ]) {
+      const listed = await t.call('GET', `/v1/approvals${query}`, { key });
+      expect(listed.status, listed.text).toBe(200);
+      expect(leaks(listed.text), query).toEqual([]);
+      for (const item of listed.body.items) expect(a.pool.approvalId, query).toContain(item.id);
+    }
+    expect((await listAll(t, key, '/v1/approvals')).map((x) => x.id).sort()).toEqual(
+      [...a.pool.approvalId].sort(),
+    );
+
+    // A's webhook and risk settings are A's own: A sets them, and sees neither B's nor a trace of them.
+    const before = await t.call('GET', '/v1/approvals/webhook', { key });
+    expect([before.status, leaks(before.text)], before.text).toEqual([200, []]);
+    const set = await t.call('PUT', '/v1/approvals/webhook', {
+      key,
+      body: { url: 'http://127.0.0.1:9/a-hook' },
+    });
+    expect([set.status, set.body?.url, leaks(set.text)], set.text).toEqual([
+      200,
+      'http://127.0.0.1:9/a-hook',
+      [],
+    ]);
+    const risk = await t.call('GET', '/v1/risk/settings', { key });
+    expect([risk.status, risk.body?.approvalAt, leaks(risk.text)], risk.text).toEqual([200, 70, []]);
+    const put = await t.call('PUT', '/v1/risk/settings', { key, body: { approvalAt: 85, denyAt: 101 } });
+    expect([put.status, put.body?.approvalAt, leaks(put.text)], put.text).toEqual([200, 85, []]);
+    const shown = await t.call('GET', '/v1/risk/settings', { key });
+    expect([shown.body?.approvalAt, shown.body?.userHours], shown.text).toEqual([85, undefined]);
+
+    // Nothing of B changed: its requests, webhook, risk settings and rows are as they were.
+    expect({
+      approvals: await listAll(t, b.adminKey, '/v1/approvals'),
+      webhook: (await t.call('GET', '/v1/approvals/webhook', { key: b.adminKey })).body,
+      risk: (await t.call('GET', '/v1/risk/settings', { key: b.adminKey })).body,
+    }).toEqual(bBefore);
+    expect(firstDifference(bRowsBefore, snapshotRows(t.dbFile, b.orgId))).toBeUndefined();
+  });
+
+  // Found by the probe: the submission once answered 500 (an unbound method building the task's URL).
+  it("A's PEP submitting A's own requestable denial gets its task handle (202)", async () => {
+    const pep = (await createKey(t, a.adminKey, ['pep'])).secret;
+    const evaluationId = a.requestable[2] as string;
+    const r = await t.call('POST', '/access/v1/requests', {
+      key: pep,
+      body: { denial: { evaluation_id: evaluationId } },
+    });
+    expect([r.status, r.body?.task?.id], r.text).toEqual([202, a.pool.approvalId[2]]);
+  });
+
   it("A asking for B's policy versions and entities by name gets its own object of that name or a 404, never B's", async () => {
     const key = a.adminKey;
     const leaks = (text: string) => b.markers.filter((m) => text.includes(m));
@@ -775,6 +985,9 @@ describe('cross-org isolation', () => {
       orgId: t.defaultOrgId,
       delegationId: delegation.id,
       lockId: ownLock.id,
+      // A's own requests (they name A's admins: the mirror approves the first, then its deny is a 409).
+      approvalId: a.pool.approvalId[0] as string,
+      taskId: a.pool.taskId[1] as string,
       version: String(ownVersion),
       type: ownEntity.type,
       id: ownEntity.id,
@@ -901,9 +1114,16 @@ describe('cross-org isolation', () => {
     const bAgents = await listAll(t, b.adminKey, '/v1/agents');
     expect(bAgents.map((x) => x.id).sort()).toEqual([...b.pool.agentId].sort());
     const bDelegations = await listAll(t, b.adminKey, '/v1/delegations');
-    expect(bDelegations.map((x) => [x.id, x.status, x.live])).toEqual([
-      [b.pool.delegationId[0], 'active', true],
-    ]);
+    expect(bDelegations.map((x) => [x.id, x.status, x.live]).sort()).toEqual(
+      b.pool.delegationId.map((id) => [id, 'active', true]).sort(),
+    );
+    // B's approval requests: as seeded (pending, pending, approved, denied).
+    const bApprovals = await listAll(t, b.adminKey, '/v1/approvals');
+    expect(Object.fromEntries(bApprovals.map((x) => [x.id, x.status]))).toEqual(
+      Object.fromEntries(
+        b.pool.approvalId.map((id, i) => [id, ['pending', 'pending', 'approved', 'denied'][i]]),
+      ),
+    );
     const bPolicies = await t.call('GET', '/v1/policies?limit=200', { key: b.adminKey });
     expect([bPolicies.body.active, bPolicies.body.items.map((v: any) => String(v.version))]).toEqual([
       2,
@@ -916,6 +1136,55 @@ describe('cross-org isolation', () => {
     expect(Object.fromEntries(bLocks.map((l) => [l.id, l.releasedAt === undefined]))).toEqual(
       Object.fromEntries(b.pool.lockId.map((id, i) => [id, i < 2])),
     );
+  });
+});
+
+/**
+ * userHours (PUT /v1/risk/settings) is keyed by user id, and the keys are not checked against the
+ * org's users: an org may store another org's user ids (or ids of nobody) in its own settings, and
+ * its audit log (risk.settings.updated) then holds them. Nothing of B is shown or changed, and the
+ * answer is the same as for nobody's id (no existence oracle); but it breaks the rule the probe
+ * holds every other request to: a body naming another org's object is refused (ownerId, userId,
+ * onBehalfOf and lock targets all answer 400). On an app of its own: A's log would otherwise hold
+ * B's user id, which the probe rightly reports. The probe's generator leaves userHours out.
+ */
+describe("risk settings: userHours naming B's users", () => {
+  let t: TestApp;
+  let bUser: string;
+  let bOrgId: string;
+  const hours = { timeZone: 'UTC', days: [1], start: '09:00', end: '10:00' };
+  const put = (userId: string) =>
+    t.call('PUT', '/v1/risk/settings', { key: t.adminKey, body: { userHours: { [userId]: hours } } });
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    const b = await createOrg(t, uniqueName('orgb-name'));
+    bOrgId = b.orgId;
+    bUser = (await createUser(t, b.adminKey, { displayName: uniqueName('orgb-user') })).id;
+  });
+  afterAll(async () => t?.close());
+
+  it("A's answer for B's user is the answer for nobody's, and B is untouched", async () => {
+    const before = snapshotRows(t.dbFile, bOrgId);
+    const foreign = await put(bUser);
+    const nobody = await put(nobodysId('userId'));
+    expect(foreign.status).toBe(nobody.status);
+    // The id is named twice (field and message): every occurrence stands for "the user".
+    expect(foreign.text.replaceAll(bUser, 'USER')).toBe(nobody.text.replace(/usr_[0-9A-Z]{26}/g, 'USER'));
+    expect(firstDifference(before, snapshotRows(t.dbFile, bOrgId))).toBeUndefined();
+  });
+
+  // Found by the probe: userHours once accepted another org's user (and nobody's).
+  it("A refuses userHours for a user that is not A's, as every other body naming a user", async () => {
+    const answers = [];
+    for (const userId of [bUser, nobodysId('userId')]) {
+      const r = await put(userId);
+      answers.push([r.status, r.body?.error?.code]);
+    }
+    expect(answers).toEqual([
+      [400, 'invalid_request'],
+      [400, 'invalid_request'],
+    ]);
   });
 });
 
@@ -934,6 +1203,15 @@ describe('the probe is not vacuous', () => {
         | undefined;
       return row ? JSON.parse(row.doc) : undefined;
     };
+
+  /** getDocument by (kind, id) that forgot org_id, and prefers another org's row. */
+  const unscopedGetDocument = async function (this: { db: any; orgId: string }, kind: string, id: string) {
+    const rows = this.db
+      .prepare('SELECT org_id, id, tag, doc FROM documents WHERE kind = ? AND id = ?')
+      .all(kind, id) as { org_id: string; id: string; tag: string; doc: string }[];
+    const row = rows.find((r) => r.org_id !== this.orgId) ?? rows[0];
+    return row ? { id: row.id, tag: row.tag, doc: JSON.parse(row.doc) } : undefined;
+  };
 
   /** A read by (part of) the primary key that forgot org_id, and prefers another org's row. */
   const foreignFirst = (table: string, where: string) =>
@@ -1027,20 +1305,13 @@ describe('the probe is not vacuous', () => {
     },
     {
       name: 'getDocument ignores org_id',
-      patch: [
-        [
-          reader,
-          'getDocument',
-          async function (this: { db: any; orgId: string }, kind: string, id: string) {
-            const rows = this.db
-              .prepare('SELECT org_id, id, tag, doc FROM documents WHERE kind = ? AND id = ?')
-              .all(kind, id) as { org_id: string; id: string; tag: string; doc: string }[];
-            const row = rows.find((r) => r.org_id !== this.orgId) ?? rows[0];
-            return row ? { id: row.id, tag: row.tag, doc: JSON.parse(row.doc) } : undefined;
-          },
-        ],
-      ],
+      patch: [[reader, 'getDocument', unscopedGetDocument]],
       expect: /GET \/v1\/killswitch\/lck_\w+ → 200: answer contains B's/,
+    },
+    {
+      name: 'getDocument ignores org_id (approval requests and their tasks)',
+      patch: [[reader, 'getDocument', unscopedGetDocument]],
+      expect: /GET \/(v1\/approvals|access\/v1\/requests)\/apr_\w+\S* → 200: answer contains B's/,
     },
     {
       name: 'listDocuments ignores org_id',
@@ -1067,7 +1338,9 @@ describe('the probe is not vacuous', () => {
           },
         ],
       ],
-      expect: /GET \/v1\/killswitch(\?\S*)? → 200: answer contains B's/,
+      // Locks and approval requests are both listed through listDocuments; which of the two lists
+      // shows B's first depends on the seeded queries (a B lock id as cursor lists past B's locks).
+      expect: /GET \/v1\/(killswitch|approvals)(\?\S*)? → 200: answer contains B's/,
     },
     {
       name: "decisions are taken with another org's active policy",

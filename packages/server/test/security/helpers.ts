@@ -5,10 +5,12 @@
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { newId } from '@mandate/core';
+import { AgentCredentials } from '@mandate/sdk';
 import type { RouteSpec } from '@mandate/server';
 import Database from 'better-sqlite3';
+import { exportJWK, generateKeyPair } from 'jose';
 import { z } from 'zod';
-import { boundaries, publicJwk, type TestApp } from '../harness.js';
+import { boundaries, ISSUER, publicJwk, type TestApp } from '../harness.js';
 
 export type Role = 'admin' | 'operator' | 'approver' | 'auditor' | 'pep';
 export const ALL_ROLES: readonly Role[] = ['admin', 'operator', 'approver', 'auditor', 'pep'];
@@ -178,6 +180,116 @@ export async function createDelegation(
   );
 }
 
+/**
+ * Like `createAgent` (active, the harness `boundaries`), but the test holds the private half of its
+ * first key: `creds` gets tokens for it and asks for decisions (POST /v1/decisions) as the agent.
+ */
+export async function credentialedAgent(
+  t: TestApp,
+  adminKey: string,
+  ownerId: string,
+  options: { name?: string; keyCount?: number } = {},
+): Promise<{ agent: any; creds: AgentCredentials }> {
+  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true });
+  const keys: Record<string, unknown>[] = [await exportJWK(publicKey)];
+  for (let i = 1; i < (options.keyCount ?? 1); i++)
+    keys.push(await publicJwk(i % 2 === 0 ? 'EdDSA' : 'ES256'));
+  const registered = expectStatus(
+    await t.call('POST', '/v1/agents', {
+      key: adminKey,
+      body: { name: options.name ?? uniqueName('agent'), ownerId, boundaries, keys },
+    }),
+    201,
+    'register agent',
+  );
+  const agent = expectStatus(
+    await t.call('POST', `/v1/agents/${registered.id}/activate`, { key: adminKey, body: {} }),
+    200,
+    'activate',
+  );
+  const creds = new AgentCredentials({
+    url: ISSUER,
+    agentId: agent.id,
+    privateJwk: await exportJWK(privateKey),
+    fetch: t.fetch,
+  });
+  return { agent, creds };
+}
+
+/** A pending approval request, as the agent's decision answered it. */
+export interface FiledApproval {
+  /** `apr_…`: the approval, and the task id of the AuthZEN access-request profile. */
+  approvalId: string;
+  /** The decision that filed it (its audit seq): the `denial.evaluation_id` a PEP submits. */
+  decisionId: string;
+}
+
+/**
+ * A chain that needs a human: an admin grants a fresh credentialed agent (owned by `ownerId`) a
+ * delegation on email.send in mailbox:alice/* for `rootUserId`; with `requireApproval` (the
+ * default) the delegation asks a human for every email.send, and `approvers` names who besides
+ * the root user may decide. `ask()` makes the agent ask for a decision on a fresh resource, which
+ * must come back approval_required with a freshly filed, pending request. Whether an active
+ * policy permits email.send (and whether it carries `@mandate_approval`) is the caller's business:
+ * the baseline (version 0) permits what a delegation covers.
+ */
+export async function approvalChain(
+  t: TestApp,
+  adminKey: string,
+  ownerId: string,
+  rootUserId: string,
+  options: {
+    requireApproval?: boolean;
+    approvers?: string[];
+    purpose?: string;
+    agentName?: string;
+    keyCount?: number;
+  } = {},
+): Promise<{
+  agent: any;
+  delegation: any;
+  ask(resource?: string, args?: Record<string, unknown>): Promise<FiledApproval>;
+}> {
+  const { agent, creds } = await credentialedAgent(t, adminKey, ownerId, {
+    name: options.agentName,
+    keyCount: options.keyCount,
+  });
+  const delegation = expectStatus(
+    await t.call('POST', '/v1/delegations', {
+      key: adminKey,
+      body: {
+        delegateAgentId: agent.id,
+        purpose: options.purpose ?? uniqueName('purpose'),
+        scope: {
+          actions: ['email.send'],
+          resources: ['mailbox:alice/*'],
+          expiresAt: new Date(t.clock.now().getTime() + 3_600_000).toISOString(),
+          ...(options.requireApproval === false ? {} : { requireApproval: ['email.send'] }),
+        },
+        onBehalfOf: rootUserId,
+        ...(options.approvers ? { approvers: options.approvers } : {}),
+      },
+    }),
+    201,
+    'grant delegation',
+  );
+  const token = await creds.exchange({ delegation: delegation.id });
+  return {
+    agent,
+    delegation,
+    async ask(resource = uniqueName('box'), args = {}) {
+      const answer = await creds.decide(token, {
+        action: 'email.send',
+        resource: { type: 'mailbox', id: `alice/${resource}` },
+        arguments: args,
+      });
+      if (answer.decision !== 'approval_required' || answer.approval?.status !== 'pending')
+        throw new Error(`expected a fresh pending approval: ${JSON.stringify(answer)}`);
+      return { approvalId: answer.approval.id, decisionId: answer.decisionId };
+    },
+  };
+}
+
 /** Every item of a list endpoint, following `nextCursor` (at most `maxPages` pages). */
 export async function listAll(t: TestApp, key: string, url: string, maxPages = 100): Promise<any[]> {
   const items: any[] = [];
@@ -218,6 +330,10 @@ export async function snapshotViaApi(t: TestApp, key: string) {
     entities: await listAll(t, key, '/v1/entities'),
     // Kill-switch locks, in force and released.
     locks: await listAll(t, key, '/v1/killswitch?all=true'),
+    // Approval requests (every status), where their events go, and the risk settings in force.
+    approvals: await listAll(t, key, '/v1/approvals'),
+    approvalWebhook: expectStatus(await t.call('GET', '/v1/approvals/webhook', { key }), 200, 'webhook'),
+    riskSettings: expectStatus(await t.call('GET', '/v1/risk/settings', { key }), 200, 'risk settings'),
   });
 }
 
@@ -319,7 +435,8 @@ export class Rng {
 /**
  * The kinds of id a request can carry, by path-parameter name. `version` (a policy version
  * number) and `type` / `id` (a Cedar entity uid) are names inside one org, not global ids: org A
- * and org B both have a version 1 and may both have a `User::"alice"`.
+ * and org B both have a version 1 and may both have a `User::"alice"`. `taskId` (an AuthZEN
+ * access-request task) is the `apr_…` id of the approval request behind it, like `approvalId`.
  */
 export type IdKind =
   | 'agentId'
@@ -330,6 +447,8 @@ export type IdKind =
   | 'orgId'
   | 'delegationId'
   | 'lockId'
+  | 'approvalId'
+  | 'taskId'
   | 'version'
   | 'type'
   | 'id';
@@ -340,6 +459,7 @@ const PREFIX_KIND: Record<string, IdKind> = {
   org: 'orgId',
   dlg: 'delegationId',
   lck: 'lockId',
+  apr: 'approvalId',
 };
 
 export interface Gen {
@@ -356,6 +476,7 @@ export interface RequestParts {
 }
 
 const AGENT_STATUSES = ['pending', 'active', 'suspended', 'revoked', 'expired'];
+const APPROVAL_STATUSES = ['pending', 'approved', 'denied', 'expired', 'cancelled', 'used'];
 const randomBoundaries = (g: Gen) => ({
   actions: g.rng.subset(['email.*', 'email.send', 'calendar.read', 'files.*'], 1),
   resources: g.rng.subset(['mailbox:alice/*', 'calendar:team/*', 'drive:shared/*'], 1),
@@ -586,6 +707,39 @@ export const REQUEST_GENERATORS: Record<string, (g: Gen) => Promise<RequestParts
       }),
     },
   }),
+  listApprovals: async (g) => ({
+    query: g.rng.maybe({
+      status: g.rng.pick(APPROVAL_STATUSES),
+      cursor: g.id('approvalId'),
+      limit: String(g.rng.int(1, 200)),
+    }),
+  }),
+  // Never a wait above 0: a long-poll on one's own pending request would hold the probe for seconds.
+  getApproval: async (g) => ({ query: g.rng.maybe({ wait: '0' }) }),
+  approve: async (g) => ({ body: g.rng.maybe({ comment: 'approved by the probe' }) }),
+  denyApproval: async (g) => ({ body: g.rng.maybe({ comment: 'denied by the probe' }) }),
+  getApprovalWebhook: async () => ({}),
+  // A URL nothing listens on (a delivery is refused at once), now and then one that is not http(s).
+  setApprovalWebhook: async (g) => ({
+    body: {
+      url: g.rng.chance(0.2) ? 'ftp://example.test/hook' : `http://127.0.0.1:9/${uniqueName('probe-hook')}`,
+    },
+  }),
+  getRiskSettings: async () => ({}),
+  // Never thresholds that would refuse the probing org's own decisions outright. (userHours, keyed
+  // by user id, is probed by hand in the cross-org test: its keys are not checked, see there.)
+  putRiskSettings: async (g) => ({
+    body: g.rng.maybe({
+      weights: { velocity: g.rng.int(0, 100), agent_age: g.rng.int(0, 100) },
+      approvalAt: g.rng.int(60, 90),
+      denyAt: 101,
+      workingHours: { timeZone: 'Europe/Paris', days: [1, 2, 3, 4, 5], start: '08:00', end: '19:00' },
+      externalActions: g.rng.subset(['email.send', 'http.*', 'pay.*'], 1),
+    }),
+  }),
+  // The requestable denial is named by the decision's audit seq (a number inside an org).
+  submitAccessRequest: async (g) => ({ body: { denial: { evaluation_id: g.id('seq') } } }),
+  getAccessRequest: async () => ({}),
 };
 
 /**
@@ -658,6 +812,10 @@ export function nobodysId(kind: IdKind): string {
       return newId('delegation');
     case 'lockId':
       return newId('lock');
+    // An AuthZEN access-request task is named by the id of the approval behind it.
+    case 'approvalId':
+    case 'taskId':
+      return newId('approval');
     case 'kid':
       return 'A'.repeat(43);
     case 'seq':

@@ -140,7 +140,7 @@ describe('the route table is what is served', () => {
     },
   );
 
-  it('the AuthZEN metadata names this PDP and its evaluation and search endpoints, and nothing of any org', async () => {
+  it('the AuthZEN metadata names this PDP, its evaluation, search and access-request endpoints, and nothing of any org', async () => {
     const response = await t.call('GET', '/.well-known/authzen-configuration');
     expect([response.status, response.body], response.text).toEqual([
       200,
@@ -151,6 +151,8 @@ describe('the route table is what is served', () => {
         search_subject_endpoint: `${response.body.policy_decision_point}/access/v1/search/subject`,
         search_resource_endpoint: `${response.body.policy_decision_point}/access/v1/search/resource`,
         search_action_endpoint: `${response.body.policy_decision_point}/access/v1/search/action`,
+        access_request_endpoint: `${response.body.policy_decision_point}/access/v1/requests`,
+        capabilities: ['urn:openid:authzen:capability:access-request'],
       },
     ]);
     expect(response.text).not.toMatch(/org_[0-9A-Z]{26}/);
@@ -161,6 +163,7 @@ describe('the route table is what is served', () => {
       '/access/v1/search/subject',
       '/access/v1/search/resource',
       '/access/v1/search/action',
+      '/access/v1/requests',
     ]) {
       const refused = await t.call('POST', url, { body: {} });
       expect([refused.status, refused.body?.error?.code], refused.text).toEqual([401, 'unauthorized']);

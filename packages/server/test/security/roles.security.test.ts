@@ -5,16 +5,20 @@
  *
  * For every org route (taken from the route table: a new route without an expectation fails)
  * and every role, a key holding only that role calls the route on fresh objects: 403 `forbidden`
- * when the role may not, a success when it may.
+ * when the role may not, a success when it may. (Approval requests by id answer a key that may not
+ * read them 404, as for an id that names nothing, see APPROVAL_BY_ID; and deciding one is no role
+ * rule at all: "who decides an approval" below.)
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { boundaries, publicJwk, startTestApp } from '../harness.js';
 import {
   ALL_ROLES,
+  approvalChain,
   createAgent,
   createDelegation,
   createKey,
   createUser,
+  type FiledApproval,
   fillUrl,
   type IdKind,
   nobodysId,
@@ -98,7 +102,26 @@ const EXPECTED: Record<string, Role[]> = {
   // Risk settings: reviewed like policies, changed by an admin.
   'GET /v1/risk/settings': POLICY_READERS,
   'PUT /v1/risk/settings': ADMIN,
-  // AuthZEN decisions.
+  // Approval requests: seen by reviewers (and by the chain's root user, through any key bound to
+  // them: see "who decides an approval" below); where their events go is the admin's business.
+  'GET /v1/approvals': READERS,
+  'GET /v1/approvals/:approvalId': READERS,
+  'GET /v1/approvals/webhook': ADMIN,
+  'PUT /v1/approvals/webhook': ADMIN,
+  // Deciding one is NOT a role rule: the chain's root user, or the users and roles the request
+  // names, may. The fixture's request names `role:approver` (a policy annotation
+  // `@mandate_approvers("role:approver")` on the permit that determined the decision), so the
+  // approver key may and no other role's key may, admin included.
+  'POST /v1/approvals/:approvalId/approve': ['approver'],
+  'POST /v1/approvals/:approvalId/deny': ['approver'],
+  // A request that names nobody (the delegation's requireApproval asked for it): only the root
+  // user may decide it, so no role's key (none is bound to a user here) may.
+  'POST /v1/approvals/:approvalId/approve#unnamed': [],
+  'POST /v1/approvals/:approvalId/deny#unnamed': [],
+  // AuthZEN decisions, and the access-request profile: a PEP submits a requestable denial and
+  // follows the task (the approval behind it).
+  'POST /access/v1/requests': DECIDERS,
+  'GET /access/v1/requests/:taskId': DECIDERS,
   'POST /access/v1/evaluation': DECIDERS,
   'POST /access/v1/evaluations': DECIDERS,
   'POST /access/v1/search/subject': DECIDERS,
@@ -111,6 +134,24 @@ const EXPECTED: Record<string, Role[]> = {
  * suite stays green while a bug stands, and turns red the day it is fixed (then drop it here).
  */
 const KNOWN_BUGS = new Set<string>([]);
+
+/**
+ * The by-id approval routes answer a key that may not read approvals (pep) 404 not_found, exactly
+ * as for an id that names nothing, instead of 403: the chain's root user may read and decide
+ * through a key of any role bound to them, so the server looks the request up before it refuses,
+ * and the same 404 either way tells such a key nothing of which requests exist.
+ */
+const APPROVAL_BY_ID = new Set([
+  'GET /v1/approvals/:approvalId',
+  'POST /v1/approvals/:approvalId/approve',
+  'POST /v1/approvals/:approvalId/deny',
+]);
+/**
+ * Deciding is not a role rule (see EXPECTED), so no role is refused before the lookup: an id that
+ * names nothing is a 404 for every role. (Those who may read approvals can list them anyway; for
+ * the others the 404 is the same as on a real request, checked below.)
+ */
+const DECIDE = new Set(['POST /v1/approvals/:approvalId/approve', 'POST /v1/approvals/:approvalId/deny']);
 
 /** Routes where the agent's owner, acting through an operator key bound to them, may also. */
 const OWNER_MAY = new Set([
@@ -187,6 +228,74 @@ async function lockedAgent(): Promise<string> {
   expect(response.body.id, response.text).toMatch(/^lck_[0-9A-HJKMNP-TV-Z]{26}$/);
   return response.body.id;
 }
+
+/**
+ * Runs `run` while a fresh policy version of `policies` is the active one, then makes the version
+ * that was active before active again: decisions of the other fixtures (and routes) of this file
+ * are taken under whatever is active, and this file publishes versions of its own all along.
+ */
+async function underPolicies<T>(policies: string, run: () => Promise<T>): Promise<T> {
+  const before = await t.call('GET', '/v1/policies?limit=1', { key: admin });
+  expect(before.status, before.text).toBe(200);
+  const published = await t.call('POST', '/v1/policies', {
+    key: admin,
+    body: { policies, note: 'roles approval fixture' },
+  });
+  expect(published.status, published.text).toBe(201);
+  try {
+    return await run();
+  } finally {
+    const restored = await t.call('POST', `/v1/policies/${before.body.active}/activate`, {
+      key: admin,
+      body: { reason: 'roles approval fixture done' },
+    });
+    expect(restored.status, restored.text).toBe(200);
+  }
+}
+
+const DELEGATED = 'context has mandate && context.mandate has delegated && context.mandate.delegated == true';
+/** What a delegation covers is permitted, as by the baseline: no policy asks for a human. */
+const plainPolicies = () =>
+  `// ${uniqueName('roles-plain')}\npermit (principal, action, resource)\nwhen { ${DELEGATED} };\n`;
+/** A delegated email.send is permitted by a policy that asks for a human and names `approvers`. */
+const approvalPolicies = (approvers: string) =>
+  `// ${uniqueName('roles-approval')}\n@mandate_approval("required")\n@mandate_approvers("${approvers}")\n` +
+  `permit (principal, action == Action::"email.send", resource)\nwhen { ${DELEGATED} };\n`;
+
+/**
+ * A fresh pending approval request: a fresh agent (owned by `ownerId`, default `owner`) with a
+ * delegation for `rootUserId` (default `owner`) asks for email.send. With `approvers`, a policy
+ * annotation `@mandate_approvers(approvers)` on the determining permit asks for a human and names
+ * who may decide; without, the delegation's `requireApproval` asks, and nobody is named (only the
+ * root user may decide). Checked through the API: pending, for that root user, naming exactly that.
+ */
+async function pendingApproval(
+  options: { approvers?: string; ownerId?: string; rootUserId?: string } = {},
+): Promise<FiledApproval> {
+  const rootUserId = options.rootUserId ?? owner.id;
+  const chain = await approvalChain(t, admin, options.ownerId ?? owner.id, rootUserId, {
+    requireApproval: options.approvers === undefined,
+  });
+  const filed = await underPolicies(
+    options.approvers === undefined ? plainPolicies() : approvalPolicies(options.approvers),
+    () => chain.ask(),
+  );
+  const shown = await t.call('GET', `/v1/approvals/${filed.approvalId}`, { key: admin });
+  expect(shown.status, shown.text).toBe(200);
+  const named = (options.approvers ?? '').split(',').filter(Boolean);
+  expect([shown.body.status, shown.body.rootUserId, shown.body.approvers], shown.text).toEqual([
+    'pending',
+    rootUserId,
+    {
+      users: named.filter((entry) => entry.startsWith('usr_')),
+      roles: named.filter((entry) => entry.startsWith('role:')).map((entry) => entry.slice(5)),
+    },
+  ]);
+  return filed;
+}
+
+/** A webhook URL nothing listens on: a delivery of this file's approval events is refused at once. */
+const NOWHERE = 'http://127.0.0.1:9/roles-hook';
 
 /** A well-formed AuthZEN request (the answer may be a deny: what is tested is who may ask). */
 const authzenRequest = () => ({
@@ -347,6 +456,36 @@ const FIXTURES: Record<string, () => Promise<Request>> = {
   'GET /v1/risk/settings': async () => ({}),
   // The defaults, written explicitly: nothing else in this file changes behaviour.
   'PUT /v1/risk/settings': async () => ({ body: { approvalAt: 70, denyAt: 95 } }),
+  'GET /v1/approvals': async () => ({ query: { status: 'pending' } }),
+  'GET /v1/approvals/:approvalId': async () => ({
+    params: { approvalId: (await pendingApproval()).approvalId },
+    query: { wait: '0' },
+  }),
+  'GET /v1/approvals/webhook': async () => ({}),
+  'PUT /v1/approvals/webhook': async () => ({ body: { url: NOWHERE } }),
+  'POST /v1/approvals/:approvalId/approve': async () => ({
+    params: { approvalId: (await pendingApproval({ approvers: 'role:approver' })).approvalId },
+    body: { comment: 'fine by me' },
+  }),
+  'POST /v1/approvals/:approvalId/deny': async () => ({
+    params: { approvalId: (await pendingApproval({ approvers: 'role:approver' })).approvalId },
+    body: { comment: 'not this one' },
+  }),
+  'POST /v1/approvals/:approvalId/approve#unnamed': async () => ({
+    params: { approvalId: (await pendingApproval()).approvalId },
+    body: {},
+  }),
+  'POST /v1/approvals/:approvalId/deny#unnamed': async () => ({
+    params: { approvalId: (await pendingApproval()).approvalId },
+    body: { comment: 'no' },
+  }),
+  // The decision that filed a pending request is a requestable denial: its id is the evaluation id.
+  'POST /access/v1/requests': async () => ({
+    body: { denial: { evaluation_id: (await pendingApproval()).decisionId } },
+  }),
+  'GET /access/v1/requests/:taskId': async () => ({
+    params: { taskId: (await pendingApproval()).approvalId },
+  }),
   'POST /access/v1/evaluation': async () => ({ body: authzenRequest() }),
   'POST /access/v1/search/subject': async () => ({
     body: {
@@ -411,6 +550,11 @@ const refusalOf = (response: { status: number; body: any }) => [
   typeof response.body?.error === 'string' ? response.body.error : response.body?.error?.code,
 ];
 const REFUSED = (name: string) => [403, name.includes(' /oauth/') ? 'access_denied' : 'forbidden'];
+/** The refusal `role` gets on `name` (see APPROVAL_BY_ID for the 404s). */
+const refusalFor = (name: string, role: Role) =>
+  APPROVAL_BY_ID.has(name.split('#')[0] as string) && !READERS.includes(role)
+    ? [404, 'not_found']
+    : REFUSED(name);
 
 describe('the expected table covers the route table', () => {
   it('every org route has an expectation and a fixture, and every expectation a route', () => {
@@ -436,7 +580,7 @@ describe.each(cases)('%s', (name) => {
         expect(response.status, response.text).toBeGreaterThanOrEqual(200);
         expect(response.status, response.text).toBeLessThan(300);
       } else {
-        expect(refusalOf(response), response.text).toEqual(REFUSED(name));
+        expect(refusalOf(response), response.text).toEqual(refusalFor(name, role));
       }
     });
   }
@@ -456,7 +600,16 @@ describe.each(cases)('%s', (name) => {
           pathParamsOf(route.url).map((param) => [param, nobodysId(param as IdKind)]),
         );
         const response = await call(name, roleKey[role], { ...request, params });
-        expect([response.status, response.body?.error?.code], response.text).toEqual([403, 'forbidden']);
+        if (!APPROVAL_BY_ID.has(routeName(route))) {
+          expect([response.status, response.body?.error?.code], response.text).toEqual([403, 'forbidden']);
+          return;
+        }
+        // Approvals by id: a 404 (see APPROVAL_BY_ID and DECIDE)...
+        const readers = READERS.includes(role);
+        expect(DECIDE.has(routeName(route)) || !readers, `${name} as ${role}`).toBe(true);
+        expect([response.status, response.body?.error?.code], response.text).toEqual([404, 'not_found']);
+        // ...and one who may not read approvals gets exactly the same answer on a real request.
+        if (!readers) expect((await call(name, roleKey[role], request)).text).toBe(response.text);
       });
     }
   }
@@ -557,6 +710,95 @@ describe('owner rules: activate and revoke', () => {
     expect((await t.call('GET', '/v1/agents', { key })).status).toBe(200);
     const write = await t.call('POST', '/v1/users', { key, body: { displayName: 'x' } });
     expect([write.status, write.body?.error?.code]).toEqual([403, 'forbidden']);
+  });
+});
+
+describe('who decides an approval: the root user, or whom the request names (never a role by itself)', () => {
+  const decide = (approvalId: string, outcome: 'approve' | 'deny', key: string) =>
+    t.call('POST', `/v1/approvals/${approvalId}/${outcome}`, {
+      key,
+      body: outcome === 'deny' ? { comment: 'no' } : {},
+    });
+  const bound = async (roles: Role[], userId: string) =>
+    (await createKey(t, admin, roles, { userId })).secret;
+  const statusOf = async (approvalId: string) =>
+    (await t.call('GET', `/v1/approvals/${approvalId}`, { key: admin })).body?.status;
+
+  it.each(['approve', 'deny'] as const)(
+    'without named approvers no API key may %s, whatever its roles; the root user may, through a key of any role',
+    async (outcome) => {
+      const { approvalId } = await pendingApproval();
+      const everyRole = (await createKey(t, admin, ALL_ROLES)).secret;
+      for (const key of [admin, everyRole, await bound(['admin', 'approver'], stranger.id)]) {
+        const refused = await decide(approvalId, outcome, key);
+        expect([refused.status, refused.body?.error?.code], refused.text).toEqual([403, 'forbidden']);
+        expect(refused.body.error.message).toMatch(/only the root user/);
+      }
+      // A key that may not even read approvals, bound to someone else: the same 404 as for nothing.
+      const hidden = await decide(approvalId, outcome, await bound(['pep'], stranger.id));
+      const nothing = await decide(nobodysId('approvalId'), outcome, await bound(['pep'], stranger.id));
+      expect([hidden.status, hidden.text]).toEqual([404, nothing.text]);
+      expect(await statusOf(approvalId)).toBe('pending');
+      // The root user (the owner here, through a pep key bound to them) decides.
+      const decided = await decide(approvalId, outcome, await bound(['pep'], owner.id));
+      expect(decided.status, decided.text).toBe(200);
+      expect(decided.body).toMatchObject({
+        status: outcome === 'approve' ? 'approved' : 'denied',
+        decidedBy: { userId: owner.id },
+      });
+      expect(await statusOf(approvalId)).toBe(outcome === 'approve' ? 'approved' : 'denied');
+    },
+  );
+
+  it("the root user reads their own request through a key of any role; that role bound to someone else doesn't", async () => {
+    const { approvalId } = await pendingApproval();
+    const own = await t.call('GET', `/v1/approvals/${approvalId}`, { key: await bound(['pep'], owner.id) });
+    expect([own.status, own.body?.id], own.text).toEqual([200, approvalId]);
+    const otherKey = await bound(['pep'], stranger.id);
+    const other = await t.call('GET', `/v1/approvals/${approvalId}`, { key: otherKey });
+    const nothing = await t.call('GET', `/v1/approvals/${nobodysId('approvalId')}`, { key: otherKey });
+    expect([other.status, other.text]).toEqual([404, nothing.text]);
+    // Listing stays a role rule: the root user's pep key lists nothing.
+    const listed = await t.call('GET', '/v1/approvals', { key: await bound(['pep'], owner.id) });
+    expect([listed.status, listed.body?.error?.code], listed.text).toEqual([403, 'forbidden']);
+  });
+
+  it.each(['approve', 'deny'] as const)(
+    'the owner of an agent in the chain may not %s even holding the named role, unless they are its root user',
+    async (outcome) => {
+      // The agent is the owner's; the chain acts for the stranger; the request names role:approver.
+      const { approvalId } = await pendingApproval({ approvers: 'role:approver', rootUserId: stranger.id });
+      const ownersKey = await bound(['approver'], owner.id);
+      const refused = await decide(approvalId, outcome, ownersKey);
+      expect([refused.status, refused.body?.error?.code], refused.text).toEqual([403, 'forbidden']);
+      expect(refused.body.error.message).toMatch(/own an agent/);
+      expect(await statusOf(approvalId)).toBe('pending');
+      // The root user may, through a key whose role is not named.
+      const decided = await decide(approvalId, outcome, await bound(['auditor'], stranger.id));
+      expect([decided.status, decided.body?.decidedBy?.userId], decided.text).toEqual([200, stranger.id]);
+    },
+  );
+
+  it('a user the request names may decide through a key of any role bound to them; others of that role may not', async () => {
+    const named = await createUser(t, admin, { displayName: 'named approver' });
+    const { approvalId } = await pendingApproval({ approvers: named.id });
+    for (const key of [roleKey.approver, admin, await bound(['auditor'], stranger.id)]) {
+      const refused = await decide(approvalId, 'approve', key);
+      expect([refused.status, refused.body?.error?.code], refused.text).toEqual([403, 'forbidden']);
+      expect(refused.body.error.message).toMatch(/not one of the approvers/);
+    }
+    const decided = await decide(approvalId, 'approve', await bound(['auditor'], named.id));
+    expect([decided.status, decided.body?.decidedBy?.userId], decided.text).toEqual([200, named.id]);
+  });
+
+  it('a request is decided once: a second decision, by anyone allowed, is a conflict', async () => {
+    const { approvalId } = await pendingApproval({ approvers: 'role:approver' });
+    expect((await decide(approvalId, 'deny', roleKey.approver)).status).toBe(200);
+    for (const outcome of ['approve', 'deny'] as const) {
+      const again = await decide(approvalId, outcome, roleKey.approver);
+      expect([again.status, again.body?.error?.code], again.text).toEqual([409, 'illegal_transition']);
+    }
+    expect(await statusOf(approvalId)).toBe('denied');
   });
 });
 

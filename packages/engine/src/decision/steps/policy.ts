@@ -1,3 +1,5 @@
+import { ROLES } from '@mandate/core';
+import { parseApprovers } from '../../approvals/approval.js';
 import type { CedarValue } from '../../policy/cedar.js';
 import { agentEvaluationInput } from '../agent-evaluation.js';
 import type { StepDeps } from '../deps.js';
@@ -51,7 +53,25 @@ export const policy = (deps: StepDeps): DecisionStep => ({
           detail: `forbid ${failedForbids.map((e) => e.policyId).join(', ')} could not be evaluated`,
         },
       };
-    if (evaluation.decision === 'allow') return { ok: true };
+    if (evaluation.decision === 'allow') {
+      // A determining permit annotated @mandate_approval asks a human (the approval step).
+      const asking = evaluation.determining.filter(
+        (id) => active.evaluator.annotations.get(id)?.mandate_approval !== undefined,
+      );
+      if (asking.length > 0) {
+        const approvers = asking.map((id) =>
+          parseApprovers(active.evaluator.annotations.get(id)?.mandate_approvers, ROLES),
+        );
+        state.policyApproval = {
+          policies: asking,
+          approvers: {
+            users: [...new Set(approvers.flatMap((a) => a.users))],
+            roles: [...new Set(approvers.flatMap((a) => a.roles))],
+          },
+        };
+      }
+      return { ok: true };
+    }
     return evaluation.determining.length > 0
       ? {
           ok: false,

@@ -21,21 +21,18 @@ export const risk = (deps: StepDeps): DecisionStep => ({
     const baseline = (await org.getDocument<AgentBaseline>('baseline', agent.id))?.doc ?? EMPTY_BASELINE;
     const leaf = delegations[delegations.length - 1];
     state.riskSettings = settings;
-    state.risk = assessRisk(
-      {
-        action: request.action,
-        resource: `${request.resource.type}:${request.resource.id}`,
-        dataClass: state.dataClass ?? 'public',
-        depth: leaf?.depth ?? 0,
-        args: request.arguments,
-        untrustedInput: request.signals?.untrustedInput === true,
-        agentCreatedAt: agent.createdAt,
-        rootUserId: leaf?.rootUserId,
-        now,
-      },
-      settings,
-      baseline,
-    );
+    state.riskInput = {
+      action: request.action,
+      resource: `${request.resource.type}:${request.resource.id}`,
+      dataClass: state.dataClass ?? 'public',
+      depth: leaf?.depth ?? 0,
+      args: request.arguments,
+      untrustedInput: request.signals?.untrustedInput === true,
+      agentCreatedAt: agent.createdAt,
+      rootUserId: leaf?.rootUserId,
+      now,
+    };
+    state.risk = assessRisk(state.riskInput, settings, baseline);
     if (state.risk.score >= settings.denyAt)
       return {
         ok: false,

@@ -281,7 +281,45 @@ function printTree(node: ExplainNode, indent: string, last: boolean, root: boole
       `at ${r.time} (proof: ${node.proof.proof.length} hashes to size ${node.proof.treeSize})\n`,
   );
   const childIndent = root ? '' : `${indent}${last ? '   ' : '│  '}`;
+  for (const line of decisionDetails(r)) process.stdout.write(`${childIndent}   ${line}\n`);
   for (const [i, child] of node.dependsOn.entries()) {
     printTree(child, childIndent, i === node.dependsOn.length - 1, false);
   }
+}
+
+/** For a decision: its result and reasons, the risk factors, the limits consumed, the approval. */
+function decisionDetails(record: ExplainNode['record']): string[] {
+  if (record.type !== 'decision') return [];
+  const after = record.after as {
+    result?: string;
+    reasons?: Array<{ code: string; detail?: string } | string>;
+    risk?: { score: number; factors: Array<{ name: string; contribution: number; detail?: string }> };
+    limits?: Array<{
+      delegationId: string;
+      uses: number;
+      maxUses?: number;
+      spent?: number;
+      budget?: { max: number };
+    }>;
+    approval?: { id: string; status: string; decidedBy?: { kind: string; id: string } };
+  };
+  const lines: string[] = [];
+  const reasons = (after.reasons ?? []).map((r) => (typeof r === 'string' ? r : r.code));
+  lines.push(`result: ${after.result ?? '?'}${reasons.length ? ` (${reasons.join(', ')})` : ''}`);
+  if (after.risk)
+    lines.push(
+      `risk ${after.risk.score}: ${after.risk.factors.map((f) => `${f.name} +${f.contribution}`).join(', ') || 'no factors'}`,
+    );
+  for (const l of after.limits ?? [])
+    lines.push(
+      `limits of ${l.delegationId}: use ${l.uses}${l.maxUses ? `/${l.maxUses}` : ''}` +
+        (l.budget ? `, budget ${l.spent}/${l.budget.max}` : ''),
+    );
+  if (after.approval) {
+    const by = after.approval.decidedBy;
+    lines.push(
+      `approval ${after.approval.id}: ${after.approval.status}${by ? `, decided by ${by.kind}:${by.id}` : ''}`,
+    );
+  }
+  return lines;
 }

@@ -8,13 +8,13 @@ import { DEFAULT_URL } from '../client.js';
 import { CliError, type GlobalOptions, printFields, printJson } from '../output.js';
 import { collect, keyValues, readJsonFile, readPrivateJwk } from '../parse.js';
 
-/** `mandate check`: ask, as the agent, whether an action may run now (exit 0 allow, 3 deny). */
+/** `mandate check`: ask, as the agent, whether an action may run now (exit 0 allow, 3 deny, 4 approval). */
 export function checkCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('check')
     .description(
       'ask whether an action may run now, as the agent, with its access token (mandate token exchange); ' +
-        'exit 0 when allowed, 3 when not',
+        'exit 0 when allowed, 3 when not, 4 when it waits for a human approval',
     )
     .requiredOption('--agent <id>', 'the agent (agt_…)')
     .requiredOption('--key-file <file>', "the agent's private JWK file (signs the DPoP proof)")
@@ -25,6 +25,7 @@ export function checkCommand(program: Command, globals: () => GlobalOptions): vo
     .option('--env <environment>', 'the environment it runs in')
     .option('--arg <name=value>', 'an argument of the action (repeatable; values are strings)', collect)
     .option('--context-file <file>', 'context for the policies, as JSON')
+    .option('--untrusted-input', 'the agent has read untrusted content in this task (a risk factor)')
     .action(async (options) => {
       const raw = (options.token === '-' ? fs.readFileSync(0, 'utf8') : options.token).trim();
       let bound: boolean;
@@ -56,9 +57,11 @@ export function checkCommand(program: Command, globals: () => GlobalOptions): vo
           context: options.contextFile
             ? (readJsonFile(options.contextFile) as Record<string, unknown>)
             : undefined,
+          ...(options.untrustedInput ? { signals: { untrustedInput: true } } : {}),
         },
       );
-      if (answer.decision !== 'allow') process.exitCode = 3;
+      // 4: not now, but a human can say yes (wait on the approval, then ask again).
+      if (answer.decision !== 'allow') process.exitCode = answer.decision === 'approval_required' ? 4 : 3;
       if (globals().json) return printJson(answer);
       printFields([
         ['decision', answer.decision],
@@ -66,11 +69,24 @@ export function checkCommand(program: Command, globals: () => GlobalOptions): vo
           'reasons',
           answer.reasons
             .map(
-              (r) => `${r.code}${r.dimension ? ` (${r.dimension})` : ''}${r.detail ? `: ${r.detail}` : ''}`,
+              (r) =>
+                `${r.code}${r.dimension ? ` (${r.dimension})` : ''}${r.limit ? ` (${r.limit})` : ''}${r.detail ? `: ${r.detail}` : ''}`,
             )
             .join('; ') || undefined,
         ],
         ['policies', answer.policies.join(', ') || undefined],
+        [
+          'risk',
+          answer.risk
+            ? `${answer.risk.score} (${answer.risk.factors.map((f) => `${f.name} +${f.contribution}`).join(', ') || 'no factors'})`
+            : undefined,
+        ],
+        [
+          'approval',
+          answer.approval
+            ? `${answer.approval.id} ${answer.approval.status} until ${answer.approval.expiresAt}: mandate approvals show ${answer.approval.id}`
+            : undefined,
+        ],
         ['decision id', answer.decisionId],
       ]);
     });

@@ -32,6 +32,7 @@ function showDelegation(d: DelegationView, json: boolean | undefined): void {
     ['re-delegation', d.scope.maxDepth > 0 ? `${d.scope.maxDepth} more hop(s)` : 'none'],
     ['approval for', d.scope.requireApproval?.join(', ')],
     ['standing', d.standing ? 'yes (the agent acts on it autonomously)' : undefined],
+    ['approvers', d.approvers?.length ? d.approvers.join(', ') : undefined],
   ]);
 }
 
@@ -71,6 +72,11 @@ export function delegationCommands(program: Command, globals: Globals): void {
     .option('--rate <n>', 'uses per minute allowed', positiveInt)
     .option('--require-approval <pattern>', 'actions that need a human yes (repeatable)', collect)
     .option(
+      '--approver <who>',
+      'besides you, who may approve: a user id (usr_…) or role:<role> (repeatable)',
+      collect,
+    )
+    .option(
       '--scope-file <file>',
       'the whole scope as JSON instead of the flags above (arguments, budget, …)',
     )
@@ -96,6 +102,7 @@ export function delegationCommands(program: Command, globals: Globals): void {
         scope,
         onBehalfOf: options.for,
         standing: options.standing,
+        approvers: options.approver,
       });
       showDelegation(d, globals().json);
     });

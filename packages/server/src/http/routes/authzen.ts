@@ -132,6 +132,56 @@ export const authzenRoutes = ({ engine }: AppDeps) => [
       search_subject_endpoint: engine.oauth.url('/access/v1/search/subject'),
       search_resource_endpoint: engine.oauth.url('/access/v1/search/resource'),
       search_action_endpoint: engine.oauth.url('/access/v1/search/action'),
+      access_request_endpoint: engine.oauth.url('/access/v1/requests'),
+      capabilities: ['urn:openid:authzen:capability:access-request'],
     }),
   }),
+  route({
+    method: 'POST',
+    url: '/access/v1/requests',
+    operationId: 'submitAccessRequest',
+    summary:
+      'AuthZEN access-request profile: submit the requestable denial (denial.evaluation_id); Mandate filed the ' +
+      'approval request when it denied, and answers its task handle',
+    tag: 'authzen',
+    auth: 'org',
+    status: 202,
+    body: z.looseObject({
+      denial: z.looseObject({ evaluation_id: z.string().min(1).max(32) }),
+    }),
+    handler: async ({ principal, body, reply }) => {
+      const task = taskOf(
+        await engine.approvals.taskForDenial(principal, body.denial.evaluation_id),
+        (path) => engine.oauth.url(path),
+      );
+      reply.header('location', task.task.status_endpoint);
+      return task;
+    },
+  }),
+  route({
+    method: 'GET',
+    url: '/access/v1/requests/:taskId',
+    operationId: 'getAccessRequest',
+    summary: 'AuthZEN access-request profile: the task status (pending, approved, denied, expired, used)',
+    tag: 'authzen',
+    auth: 'org',
+    params: z.strictObject({ taskId: z.string().regex(/^apr_[0-9A-Z]{26}$/, 'a task id (apr_…)') }),
+    handler: async ({ principal, params }) =>
+      taskOf(await engine.approvals.task(principal, params.taskId), (path) => engine.oauth.url(path)),
+  }),
 ];
+
+/** The profile's task handle for a Mandate approval: after `approved`, the PEP evaluates again. */
+function taskOf(approval: { id: string; status: string; expiresAt: string }, url: (path: string) => string) {
+  return {
+    task: {
+      id: approval.id,
+      status: approval.status,
+      status_endpoint: url(`/access/v1/requests/${approval.id}`),
+      expires_at: approval.expiresAt,
+    },
+    ...(approval.status === 'approved'
+      ? { result: { mode: 'reevaluate', approval: { id: approval.id } } }
+      : {}),
+  };
+}

@@ -24,6 +24,18 @@ export const delegationRoutes = ({ engine }: AppDeps) => [
       scope,
       onBehalfOf: id('usr').optional(),
       standing: z.boolean().optional(),
+      // Who besides the root user may approve this chain's actions that need a human.
+      approvers: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^(usr_[0-9A-Z]{26}|role:(admin|operator|approver|auditor))$/,
+              'a user id (usr_…) or role:<admin|operator|approver|auditor>',
+            ),
+        )
+        .max(20)
+        .optional(),
     }),
     handler: async ({ principal, body }) => engine.delegations.grant(principal, body),
   }),
