@@ -52,6 +52,10 @@ export interface ApprovalView {
   reasons: string[];
   risk?: { score: number; factors: string[] };
   approvers: { users: string[]; roles: string[] };
+  /** False when a policy names the approvers: then the root user decides only if named. */
+  rootUserDecides: boolean;
+  environment?: string;
+  dataClass?: string;
   requestedBy: string;
   createdAt: string;
   expiresAt: string;

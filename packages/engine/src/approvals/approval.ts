@@ -22,12 +22,20 @@ export interface Approval {
   rootUserId: string;
   action: string;
   resource: { type: string; id: string };
+  /** Where and on what data: part of what the approver says yes to. */
+  environment?: string;
+  dataClass?: string;
   /** Names and kinds of the arguments (never their values), for the approver's screen. */
   argumentsPreview: Record<string, string>;
   /** Why a human is asked: the delegation, a policy, or the risk score. */
   reasons: string[];
   risk?: { score: number; factors: string[] };
   approvers: Approvers;
+  /**
+   * Whether the chain's root user may decide. True by default; false when a policy names the
+   * approvers (then only they may: a user cannot approve their own chain past the org's policy).
+   */
+  rootUserDecides: boolean;
   /** The decision that asked (its audit seq). */
   requestedBy: string;
   createdAt: string;
@@ -43,13 +51,20 @@ export interface Approval {
 /** How long a request waits for a human by default, and at most. */
 export const APPROVAL_LIFETIME_MS = 10 * 60_000;
 
-/** The binding: an approval is for exactly this agent, delegation, action, resource and arguments. */
+/**
+ * The binding: an approval is for exactly this agent, delegation, action, resource and
+ * arguments, in this environment, on this data class, with this context and these resource
+ * properties. A yes for staging is not a yes for production.
+ */
 export function approvalDigest(input: {
   agentId: string;
   delegationId: string;
   action: string;
-  resource: { type: string; id: string };
+  resource: { type: string; id: string; properties?: Record<string, unknown> };
   arguments?: Record<string, unknown>;
+  environment?: string;
+  dataClass: string;
+  context?: Record<string, unknown>;
 }): string {
   return createHash('sha256')
     .update(
@@ -58,7 +73,11 @@ export function approvalDigest(input: {
         delegation: input.delegationId,
         action: input.action,
         resource: { type: input.resource.type, id: input.resource.id },
+        properties: input.resource.properties ?? {},
         arguments: input.arguments ?? {},
+        environment: input.environment ?? null,
+        dataClass: input.dataClass,
+        context: input.context ?? {},
       }),
       'utf8',
     )

@@ -163,7 +163,8 @@ export class ApprovalService {
   private async assertMayDecide(principal: OrgPrincipal, approval: Approval, tx: OrgReader) {
     if (principal.actor.kind === 'agent') throw new MandateError('forbidden', 'an agent cannot approve');
     const userId = principal.userId;
-    if (userId !== undefined && userId === approval.rootUserId) return;
+    // Stored before this field existed: the root user decided then.
+    if (userId !== undefined && userId === approval.rootUserId && approval.rootUserDecides !== false) return;
     // No one approves an action of their own agent chain, unless they are its root user.
     if (userId !== undefined) {
       for (const agentId of approval.chain) {
@@ -243,7 +244,8 @@ export class ApprovalService {
         type: 'webhook.configured',
         actor: principal.actor,
         target: { type: 'webhook', id: WEBHOOK },
-        after: { url: config.url },
+        // Origin and path only: a query string often carries a token auditors should not read.
+        after: { url: `${parsed.origin}${parsed.pathname}` },
       });
     });
     return { url: config.url, secret: config.secret };

@@ -3,6 +3,7 @@ import {
   APPROVAL_LIFETIME_MS,
   type Approval,
   type Approvers,
+  approvalDigest,
   effectiveApprovalStatus,
   parseApprovers,
 } from '../approvals/approval.js';
@@ -10,6 +11,28 @@ import { approvalForDigest, getApproval, saveApproval } from '../approvals/appro
 import type { OrgTransaction } from '../ports/store.js';
 import type { CommitCheck } from './commit-checks.js';
 import type { ActionRequest, DecisionReason, DecisionState } from './types.js';
+
+/** The digest an approval for this exact request is filed (and found) under. */
+export function approvalDigestOf(
+  request: ActionRequest,
+  state: DecisionState,
+  delegationId: string,
+  agentId: string,
+) {
+  return approvalDigest({
+    agentId,
+    delegationId,
+    action: request.action,
+    resource: request.resource,
+    arguments: request.arguments,
+    environment: request.environment,
+    dataClass: state.dataClass ?? request.dataClass ?? 'public',
+    context: request.context,
+  });
+}
+
+/** Pending approval requests one agent may have at once. */
+export const MAX_PENDING_PER_AGENT = 20;
 
 /** The codes under which a decision waits for, or was refused by, a human's approval. */
 const APPROVAL_CODES = new Set(['approval_required', 'approval_used', 'approval_expired']);
@@ -60,6 +83,15 @@ export async function fileApproval(
   if (!plan.file) return plan.existing;
   const already = await approvalForDigest(tx, plan.digest);
   if (already && effectiveApprovalStatus(already, now) === 'pending') return already;
+  // An agent varying one argument must not flood the approvers: past the cap nothing is filed.
+  const pending = await tx.listDocuments<Approval>('approval', 'pending', { limit: 1000 });
+  const mine = pending.items.filter(
+    (d) => d.doc.agentId === state.agent?.id && effectiveApprovalStatus(d.doc, now) === 'pending',
+  );
+  if (mine.length >= MAX_PENDING_PER_AGENT || pending.nextCursor !== undefined) {
+    denial.detail = `${denial.detail ?? denial.code}; not filed: this agent has ${MAX_PENDING_PER_AGENT} or more requests pending`;
+    return undefined;
+  }
   const leaf = state.delegations?.[state.delegations.length - 1];
   if (!leaf || !state.agent) return undefined;
   // Named by a policy, or by the root grant of the chain (its root user chose them).
@@ -79,12 +111,15 @@ export async function fileApproval(
     rootUserId: leaf.rootUserId,
     action: request.action,
     resource: { type: request.resource.type, id: request.resource.id },
+    ...(request.environment ? { environment: request.environment } : {}),
+    dataClass: state.dataClass ?? request.dataClass ?? 'public',
     argumentsPreview: preview,
     reasons: plan.reasons,
     ...(state.risk
       ? { risk: { score: state.risk.score, factors: state.risk.factors.map((f) => f.name) } }
       : {}),
     approvers,
+    rootUserDecides: fromPolicy.users.length + fromPolicy.roles.length === 0,
     requestedBy: '',
     createdAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + APPROVAL_LIFETIME_MS).toISOString(),

@@ -1,10 +1,12 @@
-import { approvalDigest } from '../approvals/approval.js';
 import { activeLocks, lockVerdict } from '../killswitch/locks.js';
 import { readUsages } from '../limits/read-usage.js';
 import { checkLimits } from '../limits/usage.js';
+import type { EvaluationRequest } from '../policy/evaluator.js';
 import type { OrgTransaction } from '../ports/store.js';
 import { type AgentBaseline, EMPTY_BASELINE, observe } from '../risk/baseline.js';
 import { assessRisk } from '../risk/factors.js';
+import { approvalDigestOf } from './approval-commit.js';
+import { judgePolicy } from './steps/policy.js';
 import type { ActionRequest, DecisionReason, DecisionState } from './types.js';
 
 /** A commit check passes with the writes it will make if every check passes, or denies. */
@@ -105,16 +107,30 @@ export const riskAtCommit: CommitCheck = {
         },
       };
     const leaf = state.delegations?.[state.delegations.length - 1];
-    if (score >= settings.approvalAt && before < settings.approvalAt && !state.approval?.use && leaf) {
-      const reason = `risk ${score} ≥ ${settings.approvalAt}`;
+    // Cedar saw the earlier score: ask it again with this one (a policy may forbid on the score,
+    // or ask for approval only above some score).
+    const askedBefore = state.policyApproval !== undefined;
+    if (score !== before && state.policyInput && state.policy) {
+      const { input, evaluator } = state.policyInput;
+      const mandate = (input.context as { mandate?: Record<string, unknown> }).mandate ?? {};
+      const again = {
+        ...input,
+        context: {
+          ...input.context,
+          mandate: { ...mandate, risk: { score, factors: factors.map((f) => f.name) } },
+        },
+      } as EvaluationRequest;
+      const judged = judgePolicy(evaluator, again, state, state.policy);
+      if (!judged.ok) return judged;
+    }
+    const policyNowAsks = state.policyApproval !== undefined && !askedBefore;
+    const riskNowAsks = score >= settings.approvalAt && before < settings.approvalAt;
+    if ((riskNowAsks || policyNowAsks) && !state.approval?.use && leaf) {
+      const reason = riskNowAsks
+        ? `risk ${score} ≥ ${settings.approvalAt}`
+        : `policy ${state.policyApproval?.policies.join(', ')} asks for approval`;
       state.approval = {
-        digest: approvalDigest({
-          agentId: agent.id,
-          delegationId: leaf.id,
-          action: request.action,
-          resource: request.resource,
-          arguments: request.arguments,
-        }),
+        digest: approvalDigestOf(request, state, leaf.id, agent.id),
         reasons: [reason],
         file: true,
       };

@@ -11,6 +11,7 @@ import type {
 import type { Approval, Approvers } from '../approvals/approval.js';
 import type { LimitConsumption, LimitKind } from '../limits/usage.js';
 import type { CedarValue } from '../policy/cedar.js';
+import type { EvaluationRequest, PolicyEvaluator } from '../policy/evaluator.js';
 import type { RiskAssessment, RiskInput } from '../risk/factors.js';
 import type { RiskSettings } from '../risk/settings.js';
 
@@ -65,6 +66,8 @@ export interface DecisionState {
   /** What the risk was assessed on, to assess it again against the baseline at commit. */
   riskInput?: RiskInput;
   context?: Record<string, CedarValue>;
+  /** What Cedar was asked, to ask again at commit if the risk it saw has changed. */
+  policyInput?: { input: EvaluationRequest; evaluator: PolicyEvaluator };
   /** A determining permit policy annotated `@mandate_approval`, and the approvers it names. */
   policyApproval?: { policies: string[]; approvers: Approvers };
   /**

@@ -764,7 +764,7 @@ describe('who decides an approval: the root user, or whom the request names (nev
   });
 
   it.each(['approve', 'deny'] as const)(
-    'the owner of an agent in the chain may not %s even holding the named role, unless they are its root user',
+    'the owner of an agent in the chain may not %s even holding the named role; the root user may, as a named approver',
     async (outcome) => {
       // The agent is the owner's; the chain acts for the stranger; the request names role:approver.
       const { approvalId } = await pendingApproval({ approvers: 'role:approver', rootUserId: stranger.id });
@@ -773,8 +773,11 @@ describe('who decides an approval: the root user, or whom the request names (nev
       expect([refused.status, refused.body?.error?.code], refused.text).toEqual([403, 'forbidden']);
       expect(refused.body.error.message).toMatch(/own an agent/);
       expect(await statusOf(approvalId)).toBe('pending');
-      // The root user may, through a key whose role is not named.
-      const decided = await decide(approvalId, outcome, await bound(['auditor'], stranger.id));
+      // A policy named the approvers, so the root user decides only as one of them: not through a
+      // key whose role is not named, but through one holding the named role.
+      const notNamed = await decide(approvalId, outcome, await bound(['auditor'], stranger.id));
+      expect([notNamed.status, notNamed.body?.error?.code], notNamed.text).toEqual([403, 'forbidden']);
+      const decided = await decide(approvalId, outcome, await bound(['approver'], stranger.id));
       expect([decided.status, decided.body?.decidedBy?.userId], decided.text).toEqual([200, stranger.id]);
     },
   );

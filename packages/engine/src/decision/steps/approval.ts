@@ -1,6 +1,7 @@
 import { requiresApproval } from '@mandate/core';
-import { type Approval, approvalDigest, effectiveApprovalStatus } from '../../approvals/approval.js';
+import { type Approval, effectiveApprovalStatus } from '../../approvals/approval.js';
 import { approvalForDigest } from '../../approvals/approval-store.js';
+import { approvalDigestOf } from '../approval-commit.js';
 import type { StepDeps } from '../deps.js';
 import type { DecisionReason, DecisionStep } from '../types.js';
 
@@ -28,13 +29,7 @@ export const approval = (deps: StepDeps): DecisionStep => ({
     const leaf = state.delegations?.[state.delegations.length - 1];
     if (!state.orgId || !state.agent || !leaf)
       return { ok: false, reason: { code: 'internal_error', detail: 'no chain' } };
-    const digest = approvalDigest({
-      agentId: state.agent.id,
-      delegationId: leaf.id,
-      action: request.action,
-      resource: request.resource,
-      arguments: request.arguments,
-    });
+    const digest = approvalDigestOf(request, state, leaf.id, state.agent.id);
     const found = await approvalForDigest(deps.ctx.store.org(state.orgId), digest);
     state.approval = { digest, reasons };
     const deny = (reason: DecisionReason, file: boolean, existing?: Approval) => {

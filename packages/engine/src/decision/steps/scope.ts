@@ -16,6 +16,11 @@ export const scope = (deps: StepDeps): DecisionStep => ({
       return { ok: false, reason: { code: 'token_invalid', detail: 'the token carries no scope' } };
     const carried = detail.scope as Scope;
     state.scope = carried;
+    // Scope patterns see `type:id` and match by prefix: a type with `:` or an id with a `..`
+    // segment could pass for what a pattern names. Every entry point (native, AuthZEN) gets this.
+    const problem = resourceProblem(request.resource);
+    if (problem)
+      return { ok: false, reason: { code: 'out_of_scope', dimension: 'resource', detail: problem } };
     const stored = state.orgId
       ? await deps.ctx.store.org(state.orgId).getEntity(request.resource.type, request.resource.id)
       : undefined;
@@ -46,3 +51,14 @@ function storedClass(value: unknown): DataClass {
 }
 
 const higher = (a: DataClass, b: DataClass): DataClass => (dataClassWithin(a, b) ? b : a);
+
+const PLAIN_TYPE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+function resourceProblem(resource: { type: unknown; id: unknown }): string | undefined {
+  if (typeof resource.type !== 'string' || !PLAIN_TYPE.test(resource.type))
+    return 'the resource type must be one plain name (letters, digits, _)';
+  if (typeof resource.id !== 'string' || resource.id === '' || resource.id.length > 1024)
+    return 'the resource id must be 1 to 1024 characters';
+  if (resource.id.split('/').includes('..')) return 'the resource id has a .. path segment';
+  return undefined;
+}

@@ -1,0 +1,56 @@
+/**
+ * Review fixes: an agent cannot flood approvers with requests, and the webhook's URL is recorded
+ * without its query (which often carries a token) in the audit log.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../harness.js';
+import { chainFor } from './helpers.js';
+
+let t: TestApp;
+let rootUserId: string;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  rootUserId = (await t.call('POST', '/v1/users', { key: t.adminKey, body: { displayName: 'Root' } })).body
+    .id;
+});
+afterAll(async () => t?.close());
+
+it('an agent has at most 20 requests pending: past that, nothing is filed and the call is denied', async () => {
+  const chain = await chainFor(t, rootUserId);
+  const pay = (amount: number) => ({
+    action: 'pay.send',
+    resource: { type: 'account', id: 'acme' },
+    arguments: { amount },
+  });
+  const ids = new Set<string>();
+  for (let i = 1; i <= 20; i++) {
+    const answer = await chain.ask(pay(i));
+    expect(answer.decision).toBe('approval_required');
+    ids.add(answer.approval?.id as string);
+  }
+  expect(ids.size).toBe(20);
+  const flooded = await chain.ask(pay(21));
+  expect(flooded.decision).toBe('deny');
+  expect(flooded.reasons[0]).toMatchObject({ code: 'approval_required' });
+  expect(flooded.reasons[0]?.detail).toMatch(/not filed/);
+  expect(flooded.approval).toBeUndefined();
+  const pending = await t.call('GET', '/v1/approvals?status=pending&limit=200', { key: t.adminKey });
+  expect(pending.body.items.filter((a: { agentId: string }) => a.agentId === chain.agent.id)).toHaveLength(
+    20,
+  );
+  // Asking again for one already pending still finds its request.
+  expect((await chain.ask(pay(5))).decision).toBe('approval_required');
+});
+
+it('the audit record of a webhook change holds its origin and path, not its query', async () => {
+  const set = await t.call('PUT', '/v1/approvals/webhook', {
+    key: t.adminKey,
+    body: { url: 'https://hooks.example.com/mandate?token=s3cr3t' },
+  });
+  expect(set.status, set.text).toBe(200);
+  const events = await t.call('GET', '/v1/audit/events?type=webhook.configured', { key: t.adminKey });
+  const record = events.body.items.at(-1);
+  expect(record.after).toEqual({ url: 'https://hooks.example.com/mandate' });
+  expect(JSON.stringify(events.body)).not.toContain('s3cr3t');
+});
