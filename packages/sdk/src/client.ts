@@ -257,6 +257,12 @@ export class MandateClient {
       ),
     deny: (approvalId: string, comment?: string) =>
       this.request<ApprovalView>('POST', `/v1/approvals/${enc(approvalId)}/deny`, comment ? { comment } : {}),
+    cancel: (approvalId: string, comment?: string) =>
+      this.request<ApprovalView>(
+        'POST',
+        `/v1/approvals/${enc(approvalId)}/cancel`,
+        comment ? { comment } : {},
+      ),
     setWebhook: (url: string) =>
       this.request<{ url: string; secret: string }>('PUT', '/v1/approvals/webhook', { url }),
   };

@@ -87,10 +87,18 @@ export class ApprovalService {
     return this.decide(principal, approvalId, 'denied', comment);
   }
 
+  /**
+   * Withdraws a pending request: whoever may decide it, or an admin or operator (cancelling only
+   * takes a possible yes away). The agent's next call of the action files a fresh request.
+   */
+  cancel(principal: OrgPrincipal, approvalId: string, comment?: string): Promise<ApprovalView> {
+    return this.decide(principal, approvalId, 'cancelled', comment);
+  }
+
   private async decide(
     principal: OrgPrincipal,
     approvalId: string,
-    outcome: 'approved' | 'denied',
+    outcome: 'approved' | 'denied' | 'cancelled',
     comment: string | undefined,
   ): Promise<ApprovalView> {
     if (comment !== undefined && comment.length > MAX_COMMENT)
@@ -101,7 +109,8 @@ export class ApprovalService {
       const found = await getApproval(tx, approvalId);
       // Someone who may not even read approvals learns nothing about which exist.
       if (!found || !this.mayRead(principal, found)) throw notFound('approval');
-      await this.assertMayDecide(principal, found, tx);
+      if (!(outcome === 'cancelled' && hasPermission(principal, 'approvals.cancel')))
+        await this.assertMayDecide(principal, found, tx);
       const now = this.ctx.clock.now();
       const status = effectiveApprovalStatus(found, now);
       if (status !== 'pending')

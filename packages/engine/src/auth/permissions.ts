@@ -33,6 +33,7 @@ export const PERMISSIONS = {
   /** Approvals: seen by reviewers; decided by approvers and admins the request names (or its root user). */
   'approvals.read': ['admin', 'operator', 'approver', 'auditor'],
   'approvals.webhook': ['admin'],
+  'approvals.cancel': ['admin', 'operator'],
   'risk.read': ['admin', 'operator', 'auditor'],
   'risk.write': ['admin'],
   /** The kill switch: any operator can stop; only an admin can start again. */

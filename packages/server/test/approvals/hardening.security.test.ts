@@ -54,3 +54,32 @@ it('the audit record of a webhook change holds its origin and path, not its quer
   expect(record.after).toEqual({ url: 'https://hooks.example.com/mandate' });
   expect(JSON.stringify(events.body)).not.toContain('s3cr3t');
 });
+
+it('a pending request can be cancelled (by an operator); the next call files a fresh one', async () => {
+  const chain = await chainFor(t, rootUserId);
+  const pay = { action: 'pay.send', resource: { type: 'account', id: 'acme' }, arguments: { amount: 1 } };
+  const first = await chain.ask(pay);
+  const operator = (
+    await t.call('POST', '/v1/api-keys', { key: t.adminKey, body: { name: 'op', roles: ['operator'] } })
+  ).body.secret;
+  const cancelled = await t.call('POST', `/v1/approvals/${first.approval?.id}/cancel`, {
+    key: operator,
+    body: { comment: 'task abandoned' },
+  });
+  expect(cancelled.status, cancelled.text).toBe(200);
+  expect(cancelled.body.status).toBe('cancelled');
+  // Cancelled is final: it cannot be approved afterwards.
+  const late = await t.call('POST', `/v1/approvals/${first.approval?.id}/approve`, {
+    key: t.adminKey,
+    body: {},
+  });
+  expect(late.status).toBeGreaterThanOrEqual(403);
+  const again = await chain.ask(pay);
+  expect(again.decision).toBe('approval_required');
+  expect(again.approval?.id).not.toBe(first.approval?.id);
+  const events = await t.call('GET', '/v1/audit/events?type=approval.cancelled', { key: t.adminKey });
+  expect(events.body.items.at(-1)).toMatchObject({
+    target: { id: first.approval?.id },
+    reason: 'task abandoned',
+  });
+});

@@ -119,7 +119,7 @@ const HELP_TREE: Record<string, string[]> = {
   entities: ['put', 'list', 'show', 'delete'],
   check: [],
   killswitch: ['lock', 'release', 'status'],
-  approvals: ['list', 'show', 'approve', 'deny', 'watch'],
+  approvals: ['list', 'show', 'approve', 'deny', 'cancel', 'watch'],
   audit: [
     'tail',
     'show',

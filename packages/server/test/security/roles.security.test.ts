@@ -114,6 +114,9 @@ const EXPECTED: Record<string, Role[]> = {
   // approver key may and no other role's key may, admin included.
   'POST /v1/approvals/:approvalId/approve': ['approver'],
   'POST /v1/approvals/:approvalId/deny': ['approver'],
+  // Withdrawing a request only takes a possible yes away: admins and operators may, as may
+  // whoever may decide it (here the named approver role).
+  'POST /v1/approvals/:approvalId/cancel': ['admin', 'operator', 'approver'],
   // A request that names nobody (the delegation's requireApproval asked for it): only the root
   // user may decide it, so no role's key (none is bound to a user here) may.
   'POST /v1/approvals/:approvalId/approve#unnamed': [],
@@ -145,13 +148,18 @@ const APPROVAL_BY_ID = new Set([
   'GET /v1/approvals/:approvalId',
   'POST /v1/approvals/:approvalId/approve',
   'POST /v1/approvals/:approvalId/deny',
+  'POST /v1/approvals/:approvalId/cancel',
 ]);
 /**
  * Deciding is not a role rule (see EXPECTED), so no role is refused before the lookup: an id that
  * names nothing is a 404 for every role. (Those who may read approvals can list them anyway; for
  * the others the 404 is the same as on a real request, checked below.)
  */
-const DECIDE = new Set(['POST /v1/approvals/:approvalId/approve', 'POST /v1/approvals/:approvalId/deny']);
+const DECIDE = new Set([
+  'POST /v1/approvals/:approvalId/approve',
+  'POST /v1/approvals/:approvalId/deny',
+  'POST /v1/approvals/:approvalId/cancel',
+]);
 
 /** Routes where the agent's owner, acting through an operator key bound to them, may also. */
 const OWNER_MAY = new Set([
@@ -470,6 +478,10 @@ const FIXTURES: Record<string, () => Promise<Request>> = {
   'POST /v1/approvals/:approvalId/deny': async () => ({
     params: { approvalId: (await pendingApproval({ approvers: 'role:approver' })).approvalId },
     body: { comment: 'not this one' },
+  }),
+  'POST /v1/approvals/:approvalId/cancel': async () => ({
+    params: { approvalId: (await pendingApproval({ approvers: 'role:approver' })).approvalId },
+    body: { comment: 'no longer needed' },
   }),
   'POST /v1/approvals/:approvalId/approve#unnamed': async () => ({
     params: { approvalId: (await pendingApproval()).approvalId },

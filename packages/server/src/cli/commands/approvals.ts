@@ -5,7 +5,7 @@ import { CliError, type GlobalOptions, printFields, printJson, printTable } from
 
 const STATUSES = ['pending', 'approved', 'denied', 'expired', 'cancelled', 'used'];
 
-/** `mandate approvals list|show|approve|deny|watch`: a human's yes or no to one exact action. */
+/** `mandate approvals list|show|approve|deny|cancel|watch`: a human's yes or no to one exact action. */
 export function approvalCommands(program: Command, globals: () => GlobalOptions): void {
   const approvals = program
     .command('approvals')
@@ -39,13 +39,15 @@ export function approvalCommands(program: Command, globals: () => GlobalOptions)
       show(approval);
     });
 
-  for (const verb of ['approve', 'deny'] as const) {
+  for (const verb of ['approve', 'deny', 'cancel'] as const) {
     approvals
       .command(verb)
       .description(
         verb === 'approve'
           ? "approve: the agent's next call of exactly this action is allowed, once"
-          : 'deny: the action stays refused (approval_denied)',
+          : verb === 'deny'
+            ? 'deny: the action stays refused (approval_denied)'
+            : 'cancel: withdraw a pending request (the next call files a fresh one)',
       )
       .argument('<approval_id>', 'the request (apr_…)')
       .option('--comment <text>', 'why (recorded in the audit log)')

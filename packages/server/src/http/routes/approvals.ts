@@ -68,6 +68,19 @@ export const approvalRoutes = ({ engine }: AppDeps) => [
   }),
   route({
     method: 'POST',
+    url: '/v1/approvals/:approvalId/cancel',
+    operationId: 'cancelApproval',
+    summary:
+      'Withdraw a pending request (whoever may decide it, or an admin or operator); the next call files a fresh one',
+    tag: 'approvals',
+    auth: 'org',
+    params,
+    body: decideBody,
+    handler: async ({ principal, params, body }) =>
+      engine.approvals.cancel(principal, params.approvalId, body.comment),
+  }),
+  route({
+    method: 'POST',
     url: '/v1/approvals/:approvalId/deny',
     operationId: 'denyApproval',
     summary:
