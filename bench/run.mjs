@@ -70,7 +70,7 @@ const params = {
   },
   decide: {
     count: num(env.BENCH_DECIDE_COUNT, quick ? 300 : 2000),
-    concurrencies: list(env.BENCH_DECIDE_CONCURRENCY, [1, 16, 64]),
+    concurrencies: list(env.BENCH_DECIDE_CONCURRENCY, [1, 16]),
   },
   authzen: {
     connections: num(env.BENCH_AUTHZEN_CONNECTIONS, 50),
