@@ -1,6 +1,6 @@
-import { activeLocks, lockVerdict } from '../killswitch/locks.js';
 import { readUsages } from '../limits/read-usage.js';
 import { checkLimits } from '../limits/usage.js';
+import { credentialStatus } from '../oauth/credential-status.js';
 import type { EvaluationRequest } from '../policy/evaluator.js';
 import type { OrgTransaction } from '../ports/store.js';
 import { type AgentBaseline, EMPTY_BASELINE, observe } from '../risk/baseline.js';
@@ -24,12 +24,27 @@ export interface CommitCheck {
   run(tx: OrgTransaction, request: ActionRequest, state: DecisionState, now: Date): Promise<CommitResult>;
 }
 
-/** A lock committed after the steps read the locks still stops this decision. */
-export const killSwitchAtCommit: CommitCheck = {
-  name: 'killswitch',
-  async run(tx, _request, state) {
-    const locked = lockVerdict(await activeLocks(tx), tx.orgId, state.agents ?? []);
-    return locked ? { ok: false, reason: { code: locked.reason, detail: locked.detail } } : { ok: true };
+/**
+ * Everything the org, agent and chain steps read, read again in the recording transaction: the
+ * org usable, the token not revoked, every link, agent and root user of the chain live, no
+ * kill-switch lock on any of them, the bound key still active (credentialStatus). A suspension,
+ * revocation or lock that committed after the steps read the state, but before this record,
+ * stops this decision: once it has returned, no later record is an allow.
+ */
+export const liveAtCommit: CommitCheck = {
+  name: 'live',
+  async run(tx, _request, state, now) {
+    const token = state.token;
+    if (!token) return { ok: false, reason: { code: 'internal_error', detail: 'no credential' } };
+    const org = await tx.getOrg();
+    if (org?.status !== 'active')
+      return { ok: false, reason: { code: 'org_locked', detail: `org is ${org?.status ?? 'gone'}` } };
+    const status = await credentialStatus(tx, token, now);
+    if (!status.active) return { ok: false, reason: { code: status.reason, detail: status.detail } };
+    // What is recorded and consumed below is the chain as it stands at commit.
+    state.delegations = status.delegations;
+    state.agents = status.agents;
+    return { ok: true };
   },
 };
 

@@ -9,8 +9,8 @@ import { assertNoReservedContext } from './authzen.js';
 import {
   baselineAtCommit,
   type CommitCheck,
-  killSwitchAtCommit,
   limitsAtCommit,
+  liveAtCommit,
   riskAtCommit,
 } from './commit-checks.js';
 import type { StepDeps } from './deps.js';
@@ -47,7 +47,7 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
 export class DecisionPipeline {
   private readonly steps: DecisionStep[];
   private readonly commitChecks: CommitCheck[] = [
-    killSwitchAtCommit,
+    liveAtCommit,
     riskAtCommit,
     approvalAtCommit,
     limitsAtCommit,

@@ -32,6 +32,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOk } from '../api/helpers.js';
 import { startTestApp, type TestApp } from '../harness.js';
 import { activeAgent, HOUR, introspect, pepKey, type TestAgent } from '../oauth/helpers.js';
+import { deferred, holdWriter } from '../support/write-gate.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: audit records and API answers, checked field by field
 type Json = any;
@@ -419,15 +420,6 @@ describe('locks are targeted', () => {
   });
 });
 
-/** A promise with its resolve handle. */
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
 describe('exactly when: nothing recorded after the lock is an allow', () => {
   const LOOPS = 8;
   /** Rounds of stream, lock mid-stream, check, release: each is one more chance to hit a race. */
@@ -530,53 +522,17 @@ describe('exactly when: nothing recorded after the lock is an allow', () => {
     const hop = world.parent;
     expect((await decide(hop)).decision).toBe('allow');
 
-    // Watch the store's write queue from outside (no src change): every transaction goes
-    // through store.org(id).transact, so counting those calls tells when a unit is queued.
-    const store = t.engine.store;
-    const originalOrg = store.org;
-    // The wrapper is an own property over the prototype's method; deleting it restores that.
-    const restore = () => void delete (store as { org?: unknown }).org;
-    let queued = 0;
-    const waiters: Array<{ count: number; resolve: () => void }> = [];
-    const queuedAtLeast = (count: number) => {
-      const d = deferred();
-      waiters.push({ count, resolve: d.resolve });
-      if (queued >= count) d.resolve();
-      return d.promise;
-    };
-    const gate = deferred();
-    const gateHeld = deferred();
-    let hold: Promise<unknown> | undefined;
+    const writer = await holdWriter(t);
     try {
-      // Hold the writer: queued units wait behind this one, in order.
-      hold = store.org(t.defaultOrgId).transact(async () => {
-        gateHeld.resolve();
-        await gate.promise;
-      });
-      await gateHeld.promise;
-      store.org = ((orgId: string) => {
-        const org = originalOrg.call(store, orgId);
-        const transact = org.transact.bind(org);
-        org.transact = ((work: Parameters<typeof transact>[0]) => {
-          const queuedWork = transact(work);
-          queued++;
-          for (const w of waiters) if (queued >= w.count) w.resolve();
-          return queuedWork;
-        }) as typeof org.transact;
-        return org;
-      }) as typeof store.org;
-
       // 1. The lock: its transaction is queued (it cannot commit while the writer is held).
       const locking = lock({ scope: 'agent', targetId: hop.agent.id });
-      await queuedAtLeast(1);
+      await writer.queuedAtLeast(1);
       // 2. The decision: its steps read the committed state (no lock yet) and pass; its record
       //    is queued behind the lock.
       const deciding = decide(hop);
-      await queuedAtLeast(2);
-      expect(queued).toBe(2);
-      restore();
-      gate.resolve();
-      await hold;
+      await writer.queuedAtLeast(2);
+      expect(writer.queued).toBe(2);
+      await writer.release();
 
       const held = await locking;
       try {
@@ -592,9 +548,7 @@ describe('exactly when: nothing recorded after the lock is an allow', () => {
         await release(held.id);
       }
     } finally {
-      restore();
-      gate.resolve();
-      await hold;
+      await writer.release();
     }
     expect((await decide(hop)).decision).toBe('allow');
   });
