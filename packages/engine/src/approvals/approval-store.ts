@@ -1,5 +1,5 @@
 import type { OrgReader, OrgTransaction } from '../ports/store.js';
-import type { Approval } from './approval.js';
+import { type Approval, effectiveApprovalStatus } from './approval.js';
 
 /** The latest approval filed for a digest (document `approval_ref`, id = the digest). */
 export async function approvalForDigest(org: OrgReader, digest: string): Promise<Approval | undefined> {
@@ -25,4 +25,25 @@ export async function saveApproval(
       tag: 'ref',
       doc: { approvalId: approval.id },
     });
+}
+
+/** Most requests one sweep re-tags: the sweep runs inside a decision's transaction. */
+const EXPIRE_BATCH = 200;
+
+/**
+ * Writes `expired` over pending requests whose time has passed, oldest first, so that the
+ * `pending` tag lists only live requests and a scan of it stays bounded (an org that let 1,000
+ * requests lapse could otherwise never file another). Ids sort by creation time and every request
+ * lives equally long, so expired requests are a prefix of the pending list: the sweep stops at the
+ * first live one. Returns how many it expired.
+ */
+export async function expireLapsedApprovals(tx: OrgTransaction, now: Date): Promise<number> {
+  const page = await tx.listDocuments<Approval>('approval', 'pending', { limit: EXPIRE_BATCH });
+  let expired = 0;
+  for (const { doc } of page.items) {
+    if (effectiveApprovalStatus(doc, now) !== 'expired') break;
+    await saveApproval(tx, { ...doc, status: 'expired' });
+    expired++;
+  }
+  return expired;
 }

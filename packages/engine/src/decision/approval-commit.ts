@@ -7,7 +7,12 @@ import {
   effectiveApprovalStatus,
   parseApprovers,
 } from '../approvals/approval.js';
-import { approvalForDigest, getApproval, saveApproval } from '../approvals/approval-store.js';
+import {
+  approvalForDigest,
+  expireLapsedApprovals,
+  getApproval,
+  saveApproval,
+} from '../approvals/approval-store.js';
 import type { OrgTransaction } from '../ports/store.js';
 import type { CommitCheck } from './commit-checks.js';
 import type { ActionRequest, DecisionReason, DecisionState } from './types.js';
@@ -84,6 +89,8 @@ export async function fileApproval(
   const already = await approvalForDigest(tx, plan.digest);
   if (already && effectiveApprovalStatus(already, now) === 'pending') return already;
   // An agent varying one argument must not flood the approvers: past the cap nothing is filed.
+  // Lapsed requests are re-tagged first, so the scan below sees live requests only.
+  await expireLapsedApprovals(tx, now);
   const pending = await tx.listDocuments<Approval>('approval', 'pending', { limit: 1000 });
   const mine = pending.items.filter(
     (d) => d.doc.agentId === state.agent?.id && effectiveApprovalStatus(d.doc, now) === 'pending',

@@ -2,7 +2,7 @@
  * Review fixes: an agent cannot flood approvers with requests, and the webhook's URL is recorded
  * without its query (which often carries a token) in the audit log.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../harness.js';
 import { chainFor } from './helpers.js';
 
@@ -83,3 +83,42 @@ it('a pending request can be cancelled (by an operator); the next call files a f
     reason: 'task abandoned',
   });
 });
+
+it('lapsed requests stop counting: after more than 1,000 expired requests the org still files new ones', async () => {
+  // 52 rounds of 20 requests, each round left to expire (10 minutes), so that more lapsed
+  // requests exist than one scan of the pending list reads (1,000). Before they were re-tagged
+  // `expired` in the store, the scan overflowed and nothing could be filed again in the org.
+  const chain = await chainFor(t, rootUserId, { hours: 12 });
+  const pay = (amount: number) => ({
+    action: 'pay.send',
+    resource: { type: 'account', id: 'lapsed' },
+    arguments: { amount },
+  });
+  const started = t.clock.now().getTime();
+  // The agent signs its assertions and proofs with Date: keep it at the server's test clock.
+  vi.useFakeTimers({ toFake: ['Date'] });
+  let fresh: Awaited<ReturnType<typeof chain.ask>>;
+  try {
+    for (let round = 0; round < 52; round++) {
+      vi.setSystemTime(t.clock.now());
+      await chain.refresh();
+      for (let i = 1; i <= 20; i++) {
+        const answer = await chain.ask(pay(i));
+        expect(answer.decision, `round ${round}, request ${i}`).toBe('approval_required');
+      }
+      t.clock.advance(11 * 60_000);
+    }
+    vi.setSystemTime(t.clock.now());
+    await chain.refresh();
+    fresh = await chain.ask(pay(1000));
+  } finally {
+    vi.useRealTimers();
+    t.clock.advance(started - t.clock.now().getTime());
+  }
+  expect(fresh.decision).toBe('approval_required');
+  expect(fresh.approval?.status).toBe('pending');
+  // The pending list holds live requests only; the lapsed ones list as expired.
+  const pending = await t.call('GET', '/v1/approvals?status=pending&limit=200', { key: t.adminKey });
+  const mine = pending.body.items.filter((a: { agentId: string }) => a.agentId === chain.agent.id);
+  expect(mine.map((a: { id: string }) => a.id)).toEqual([fresh.approval?.id]);
+}, 120_000);
