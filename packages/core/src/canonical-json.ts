@@ -18,7 +18,65 @@ export class CanonicalJsonError extends Error {
 }
 
 export function canonicalize(value: unknown): string {
+  // Every audit record is canonicalised on the decision path: the fast pass builds no paths and
+  // keeps no ancestor set (a depth bound catches cycles). Only when it refuses a value does the
+  // careful pass run, to say where and why with the same errors.
+  try {
+    return fast(value, 0);
+  } catch (error) {
+    if (error !== REFUSED) throw error;
+    return canonicalizeCarefully(value);
+  }
+}
+
+/** The careful pass alone (paths, cycle detection): the reference the fast pass is tested against. */
+export function canonicalizeCarefully(value: unknown): string {
   return serialize(value, '$', new Set());
+}
+
+/** Thrown by the fast pass for anything it will not serialise; never escapes `canonicalize`. */
+const REFUSED = Symbol('refused');
+/** Deeper than this, the fast pass hands over (a cycle, or a value no record has). */
+const FAST_DEPTH = 64;
+
+function fast(value: unknown, depth: number): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value) || (Number.isInteger(value) && !Number.isSafeInteger(value))) throw REFUSED;
+      return JSON.stringify(value);
+    case 'string':
+      if (LONE_SURROGATE.test(value)) throw REFUSED;
+      return JSON.stringify(value);
+    case 'object': {
+      if (depth >= FAST_DEPTH) throw REFUSED;
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) throw REFUSED;
+          out += (i === 0 ? '' : ',') + fast(value[i], depth + 1);
+        }
+        return `${out}]`;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) throw REFUSED;
+      const object = value as Record<string, unknown>;
+      let out = '{';
+      let first = true;
+      for (const key of Object.keys(object).sort()) {
+        const member = object[key];
+        if (member === undefined) continue;
+        if (LONE_SURROGATE.test(key)) throw REFUSED;
+        out += `${first ? '' : ','}${JSON.stringify(key)}:${fast(member, depth + 1)}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw REFUSED;
+  }
 }
 
 const encoder = new TextEncoder();

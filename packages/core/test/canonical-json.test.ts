@@ -1,4 +1,4 @@
-import { CanonicalJsonError, canonicalBytes, canonicalize } from '@mandate/core';
+import { CanonicalJsonError, canonicalBytes, canonicalize, canonicalizeCarefully } from '@mandate/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
@@ -316,5 +316,48 @@ describe('canonicalBytes', () => {
   it('fails closed like canonicalize', () => {
     expect(() => canonicalBytes({ a: '\ud800' })).toThrow(CanonicalJsonError);
     expect(() => canonicalBytes(Number.NaN)).toThrow(CanonicalJsonError);
+  });
+});
+
+describe('the fast pass', () => {
+  it('gives exactly what the careful pass gives, or the same error, on any value', () => {
+    const value = fc.letrec((tie) => ({
+      any: fc.oneof(
+        { depthSize: 'small' },
+        fc.constant(null),
+        fc.boolean(),
+        fc.double(),
+        fc.integer(),
+        fc.constantFrom(2 ** 53, -(2 ** 53), 1e30, Number.NaN, Number.POSITIVE_INFINITY),
+        fc.string({ unit: 'binary' }),
+        fc.constantFrom('\uD800', 'a\uDFFFb', '\uD83D\uDE00'),
+        fc.constant(undefined),
+        fc.date(),
+        fc.array(tie('any'), { maxLength: 4 }),
+        fc.dictionary(fc.string({ unit: 'binary' }), tie('any'), { maxKeys: 4 }),
+      ),
+    })).any;
+    const outcome = (f: () => string) => {
+      try {
+        return { ok: f() };
+      } catch (error) {
+        return { error: (error as Error).message };
+      }
+    };
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(outcome(() => canonicalize(v))).toEqual(outcome(() => canonicalizeCarefully(v)));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('hands deep and circular values to the careful pass', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100; i++) deep = { d: deep };
+    expect(canonicalize(deep)).toBe(canonicalizeCarefully(deep));
+    const loop: Record<string, unknown> = { a: 1 };
+    loop.self = loop;
+    expect(() => canonicalize(loop)).toThrow(/circular/);
   });
 });

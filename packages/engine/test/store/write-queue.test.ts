@@ -362,3 +362,61 @@ describe('WriteQueue', () => {
     expect(driver.groups()).toEqual([['a', 'b']]);
   });
 });
+
+/** A driver whose flushes to disk wait until the test lets each one finish (or fail). */
+class SyncingDriver extends FakeDriver {
+  readonly flushes: Array<{ finish: () => void; fail: (error: Error) => void }> = [];
+  sync(): Promise<void> {
+    this.log.push('sync');
+    return new Promise<void>((resolve, reject) => {
+      this.flushes.push({ finish: resolve, fail: reject });
+    });
+  }
+}
+
+describe('WriteQueue with a flush to disk after COMMIT', () => {
+  const settle = () => new Promise((r) => setTimeout(r, 5));
+
+  it('tells no caller before the flush of its group finished', async () => {
+    const driver = new SyncingDriver();
+    const queue = new WriteQueue(driver, { maxBatch: 256, maxWaitMs: 0 });
+    const first = track(queue.enqueue(unit('a', 1)));
+    await settle();
+    expect(driver.log).toEqual(['begin', 'savepoint', 'work:a', 'release', 'commit', 'sync']);
+    expect(first.settled).toBe(false);
+    driver.flushes[0]?.finish();
+    await expect(first.promise).resolves.toBe(1);
+  });
+
+  it('runs the next group while a flush is in flight, and settles groups in commit order', async () => {
+    const driver = new SyncingDriver();
+    const queue = new WriteQueue(driver, { maxBatch: 256, maxWaitMs: 0 });
+    const first = track(queue.enqueue(unit('a', 1)));
+    await settle();
+    const second = track(queue.enqueue(unit('b', 2)));
+    await settle();
+    // The second group committed while the first flush is still running; its own flush waits.
+    expect(driver.groups()).toEqual([['a'], ['b']]);
+    expect(driver.log.filter((e) => e === 'sync')).toHaveLength(1);
+    expect([first.settled, second.settled]).toEqual([false, false]);
+    driver.flushes[0]?.finish();
+    await first.promise;
+    await settle();
+    expect(second.settled).toBe(false);
+    driver.flushes[1]?.finish();
+    await expect(second.promise).resolves.toBe(2);
+  });
+
+  it('a failed flush fails its group and every write after it, and the queue refuses more', async () => {
+    const driver = new SyncingDriver();
+    const queue = new WriteQueue(driver, { maxBatch: 256, maxWaitMs: 0 });
+    const first = queue.enqueue(unit('a', 1));
+    await settle();
+    const second = queue.enqueue(unit('b', 2));
+    await settle();
+    driver.flushes[0]?.fail(new Error('EIO'));
+    await expect(first).rejects.toThrow(/could not be flushed/);
+    await expect(second).rejects.toThrow(/could not be flushed/);
+    await expect(queue.enqueue(unit('c', 3))).rejects.toThrow(/could not be flushed/);
+  });
+});

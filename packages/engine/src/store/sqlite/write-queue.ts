@@ -2,7 +2,12 @@
  * Serialises transactions onto one connection and commits them in groups: work that queues
  * while a commit is in progress runs in the next transaction together, each unit inside its own
  * savepoint so one unit's failure undoes only its writes. A unit's promise settles only after
- * the COMMIT of its group returns (durable); if the COMMIT fails, every unit of the group fails.
+ * its group is durable: the COMMIT returned and, where the driver has `sync`, that flush to disk
+ * finished. The flush runs off the event loop, so the next group can run while the disk works;
+ * flushes are chained, so groups become durable (and their callers hear of it) in commit order.
+ * If the COMMIT fails, every unit of the group fails; if a flush fails, the queue is broken:
+ * what it covered and everything after is refused (nobody may be told a write is durable that
+ * the disk may not have).
  */
 export interface TransactionDriver<Tx> {
   begin(): void;
@@ -14,6 +19,12 @@ export interface TransactionDriver<Tx> {
   /** False once the database itself aborted the transaction (disk full, I/O error). */
   inTransaction(): boolean;
   transaction(): Tx;
+  /** Runs synchronously right after a COMMIT returned (before any other JS): cache invalidation. */
+  afterCommit?(): void;
+  /** Runs synchronously after a rollback (of a unit's savepoint or the whole transaction). */
+  afterRollback?(): void;
+  /** Makes every committed transaction durable (an fdatasync off the event loop). */
+  sync?(): Promise<void>;
 }
 
 export interface WriteQueueOptions {
@@ -33,6 +44,10 @@ export class WriteQueue<Tx> {
   private readonly pending: Unit<Tx>[] = [];
   private running = false;
   private closed = false;
+  /** The last flush asked for: the next one starts after it. */
+  private flushed: Promise<void> = Promise.resolve();
+  /** Set once a flush failed: nothing after it can be acknowledged. */
+  private broken?: Error;
 
   constructor(
     private readonly driver: TransactionDriver<Tx>,
@@ -41,6 +56,7 @@ export class WriteQueue<Tx> {
 
   enqueue<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
+    if (this.broken) return Promise.reject(this.broken);
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.running) {
@@ -56,6 +72,7 @@ export class WriteQueue<Tx> {
   async close(): Promise<void> {
     this.closed = true;
     while (this.running) await new Promise((r) => setTimeout(r, 5));
+    await this.flushed.catch(() => {});
   }
 
   private async drain(): Promise<void> {
@@ -70,6 +87,10 @@ export class WriteQueue<Tx> {
   }
 
   private async commitGroup(group: Unit<Tx>[]): Promise<void> {
+    if (this.broken) {
+      for (const unit of group) unit.reject(this.broken);
+      return;
+    }
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
       this.driver.begin();
@@ -95,6 +116,7 @@ export class WriteQueue<Tx> {
         } catch {
           // The savepoint is gone only if the whole transaction was aborted; handled below.
         }
+        this.driver.afterRollback?.();
         outcomes.push({ ok: false, error });
         // If the database rolled the whole transaction back, any further statement would run
         // in autocommit and be durable while its caller is told it failed: stop the group.
@@ -106,6 +128,7 @@ export class WriteQueue<Tx> {
       }
     }
     if (aborted) {
+      this.driver.afterRollback?.();
       const cause = aborted;
       group.forEach((unit, i) => {
         const outcome = outcomes[i];
@@ -121,13 +144,31 @@ export class WriteQueue<Tx> {
       } catch {
         // Nothing to roll back.
       }
+      this.driver.afterRollback?.();
       for (const unit of group) unit.reject(error);
       return;
     }
-    group.forEach((unit, i) => {
-      const outcome = outcomes[i];
-      if (outcome?.ok) unit.resolve(outcome.value);
-      else unit.reject(outcome?.error);
+    this.driver.afterCommit?.();
+    const settle = () =>
+      group.forEach((unit, i) => {
+        const outcome = outcomes[i];
+        if (outcome?.ok) unit.resolve(outcome.value);
+        else unit.reject(outcome?.error);
+      });
+    const sync = this.driver.sync?.bind(this.driver);
+    if (!sync) return settle();
+    this.flushed = this.flushed.then(async () => {
+      if (!this.broken) {
+        try {
+          await sync();
+        } catch (error) {
+          this.broken = new Error('the database could not be flushed to disk; the store refuses writes', {
+            cause: error,
+          });
+        }
+      }
+      if (this.broken) for (const unit of group) unit.reject(this.broken);
+      else settle();
     });
   }
 }
