@@ -17,7 +17,8 @@ const same = (a, b) => JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
  * @param file   the test's JSON file
  * @param root   the folder its `policies`, `entities` and `schema` paths are relative to
  * @param expect { overflow: boolean (the file must be refused), validationDrift: boolean }
- * @returns { file, requests, passed, failures: string[], refused?: string (why it was refused) }
+ * @returns { file, requests, passed, failures: string[], refused?: string (why it was refused),
+ *            engine?: { set: 'compiled'|'cedar-wasm', fallbackReason?, stats: { compiled, wasm, reasons } } }
  */
 export function runCedarTestFile(file, root, expect = {}) {
   const name = path.relative(root, file);
@@ -52,6 +53,8 @@ export function runCedarTestFile(file, root, expect = {}) {
   }
 
   const evaluator = new PolicyEvaluator(policies, schema, { slot: 'conformance' });
+  // Which engine answered: the compiled one, or cedar-wasm (a set it could not compile, or a request it deferred).
+  result.engine = { set: evaluator.engine, fallbackReason: evaluator.fallbackReason, stats: evaluator.stats };
   for (const [i, request] of test.requests.entries()) {
     result.requests++;
     const evaluation = evaluator.evaluate({

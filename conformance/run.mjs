@@ -36,6 +36,18 @@ const summary = {
   refusedUnlisted: 0,
   requestsInRefusedFiles: 0,
   failures: [],
+  // Which engine answered: sets compiled or left on cedar-wasm, requests answered by each, and why.
+  engines: {
+    setsCompiled: 0,
+    setsOnWasm: 0,
+    setReasons: {},
+    requestsCompiled: 0,
+    requestsOnWasm: 0,
+    requestReasons: {},
+  },
+};
+const tally = (counts, reason, n = 1) => {
+  counts[reason] = (counts[reason] ?? 0) + n;
 };
 try {
   execFileSync('tar', ['-xzf', path.join(cedarDir, 'corpus-tests.tar.gz'), '-C', temp]);
@@ -68,6 +80,18 @@ try {
       else summary.refusedUnlisted++;
       summary.requestsInRefusedFiles += JSON.parse(fs.readFileSync(file, 'utf8')).requests.length;
     }
+    if (result.engine) {
+      const e = summary.engines;
+      if (result.engine.set === 'compiled') e.setsCompiled++;
+      else {
+        e.setsOnWasm++;
+        tally(e.setReasons, result.engine.fallbackReason ?? 'cedar-wasm asked for');
+      }
+      e.requestsCompiled += result.engine.stats.compiled;
+      e.requestsOnWasm += result.engine.stats.wasm;
+      for (const [reason, n] of Object.entries(result.engine.stats.reasons))
+        tally(e.requestReasons, reason, n);
+    }
     for (const failure of result.failures) summary.failures.push(`${relative}: ${failure}`);
     if ((i + 1) % 1000 === 0) process.stderr.write(`  ${i + 1}/${jobs.length} files\n`);
   }
@@ -85,5 +109,14 @@ process.stdout.write(
     `holding integers above 2^53 (${summary.requestsInRefusedFiles} requests not evaluated); ` +
     `${summary.failures.length} disagreements; ${summary.seconds} s\n`,
 );
+const engines = summary.engines;
+process.stdout.write(
+  `Engines: ${engines.setsCompiled} policy sets compiled, ${engines.setsOnWasm} on cedar-wasm; ` +
+    `${engines.requestsCompiled} requests answered by the compiled engine, ${engines.requestsOnWasm} by cedar-wasm\n`,
+);
+for (const [reason, n] of Object.entries(engines.setReasons).sort((a, b) => b[1] - a[1]))
+  process.stdout.write(`  set fallback x${n}: ${reason}\n`);
+for (const [reason, n] of Object.entries(engines.requestReasons).sort((a, b) => b[1] - a[1]))
+  process.stdout.write(`  request fallback x${n}: ${reason}\n`);
 for (const failure of summary.failures.slice(0, 20)) process.stdout.write(`  ${failure}\n`);
 process.exitCode = summary.failures.length === 0 && summary.refusedListed === lists.overflow.size ? 0 : 1;

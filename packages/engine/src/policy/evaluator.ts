@@ -8,7 +8,37 @@ import {
   cedar,
   describeCedarErrors,
 } from './cedar.js';
+import { NotCompilable } from './compiled/compiler.js';
+import { type CompiledPolicySet, compilePolicySet } from './compiled/policy-set.js';
+import { schemaTypes } from './compiled/schema-types.js';
 import { policyTextProblem } from './guard.js';
+
+/** Which engine evaluates: the compiled closures (default) or cedar-wasm for every request. */
+export type PolicyEngine = 'compiled' | 'cedar-wasm';
+
+let defaultEngine: PolicyEngine = 'compiled';
+
+/** The engine new PolicyEvaluators use when their options do not say (a server-wide switch). */
+export function setDefaultPolicyEngine(engine: PolicyEngine): void {
+  if (engine !== 'compiled' && engine !== 'cedar-wasm')
+    throw new Error(`unknown policy engine ${String(engine)}`);
+  defaultEngine = engine;
+}
+
+export function getDefaultPolicyEngine(): PolicyEngine {
+  return defaultEngine;
+}
+
+/** How many requests each engine answered, and why requests went to cedar-wasm. */
+export interface EngineStats {
+  compiled: number;
+  wasm: number;
+  reasons: Record<string, number>;
+}
+
+/** An empty policy set: asking cedar-wasm about it tells whether it would refuse a request. */
+const ORACLE_SET = 'ps-compiled-oracle-empty';
+let oracleReady = false;
 
 export interface EvaluationRequest {
   principal: CedarEntityUid;
@@ -53,6 +83,14 @@ export class PolicyEvaluator {
   /** Each policy's annotations by policy id (absent: none). */
   readonly annotations: ReadonlyMap<string, Record<string, string>>;
 
+  /** The engine that evaluates this set: `cedar-wasm` when asked, or when the set cannot be compiled. */
+  readonly engine: PolicyEngine;
+  /** Why the set stays on cedar-wasm although the compiled engine was asked for. */
+  readonly fallbackReason?: string;
+  /** Requests answered by each engine (the compiled engine sends some requests to cedar-wasm). */
+  readonly stats: EngineStats = { compiled: 0, wasm: 0, reasons: {} };
+  private readonly compiled?: CompiledPolicySet;
+
   /**
    * `slot` names where the engine keeps the parsed set: cedar-wasm caches parsed sets by name
    * for the life of the process (it has no way to drop one), so a caller that makes many
@@ -62,7 +100,7 @@ export class PolicyEvaluator {
   constructor(
     readonly policies: string,
     schema?: CedarSchema,
-    options: { slot?: string } = {},
+    options: { slot?: string; engine?: PolicyEngine } = {},
   ) {
     this.policySetId = `ps-${options.slot ?? randomUUID()}`;
     const problem = policyTextProblem(policies);
@@ -78,9 +116,69 @@ export class PolicyEvaluator {
       if (schemaParsed.type !== 'success')
         throw new PolicyParseError(describeCedarErrors(schemaParsed.errors).map((e) => `schema: ${e}`));
     }
+    let engine = options.engine ?? defaultEngine;
+    if (engine === 'compiled') {
+      let result: ReturnType<typeof compilePolicySet>;
+      try {
+        result = compilePolicySet(policies, schema === undefined ? undefined : schemaTypes(schema));
+      } catch (error) {
+        if (!(error instanceof NotCompilable)) throw error;
+        result = { ok: false, reason: `not compilable: ${error.message}` };
+      }
+      if (result.ok) this.compiled = result.set;
+      else {
+        engine = 'cedar-wasm';
+        this.fallbackReason = result.reason;
+      }
+    }
+    this.engine = engine;
   }
 
   evaluate(request: EvaluationRequest): Evaluation {
+    if (this.compiled) {
+      const refused = this.schemaName ? this.refusal(request) : undefined;
+      if (refused) return refused;
+      let answer: ReturnType<CompiledPolicySet['evaluate']>;
+      try {
+        answer = this.compiled.evaluate(request);
+      } catch (error) {
+        answer = `unexpected ${(error as Error).name}`; // a bug of ours must not decide: Cedar answers
+      }
+      if (typeof answer !== 'string') {
+        this.stats.compiled++;
+        return answer;
+      }
+      this.count(`request deferred: ${answer}`);
+    } else if (this.fallbackReason) this.count(this.fallbackReason);
+    else this.stats.wasm++;
+    return this.evaluateWasm(request);
+  }
+
+  private count(reason: string): void {
+    this.stats.wasm++;
+    this.stats.reasons[reason] = (this.stats.reasons[reason] ?? 0) + 1;
+  }
+
+  /**
+   * With a schema, whether cedar-wasm would refuse the request (entities or context not
+   * conforming, request validation failing): asked of an empty policy set, which refuses exactly
+   * the requests the real set would, with the same errors.
+   */
+  private refusal(request: EvaluationRequest): Evaluation | undefined {
+    if (!oracleReady) {
+      const parsed = cedar.preparsePolicySet(ORACLE_SET, { staticPolicies: '' });
+      if (parsed.type !== 'success') throw new Error('cedar-wasm refused an empty policy set');
+      oracleReady = true;
+    }
+    const answer = this.callWasm(request, ORACLE_SET);
+    return answer.ok ? undefined : answer;
+  }
+
+  private evaluateWasm(request: EvaluationRequest): Evaluation {
+    return this.callWasm(request, this.policySetId);
+  }
+
+  private callWasm(request: EvaluationRequest, policySetId: string): Evaluation {
     let answer: ReturnType<typeof cedar.statefulIsAuthorized>;
     try {
       answer = cedar.statefulIsAuthorized({
@@ -89,7 +187,7 @@ export class PolicyEvaluator {
         resource: request.resource,
         context: request.context,
         entities: request.entities,
-        preparsedPolicySetId: this.policySetId,
+        preparsedPolicySetId: policySetId,
         ...(this.schemaName ? { preparsedSchemaName: this.schemaName } : {}),
         validateRequest: request.validateRequest === true && this.schemaName !== undefined,
       });
