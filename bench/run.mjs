@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEngine, systemClock } from '@mandate/engine';
+import { createEngine, setDefaultPolicyEngine, systemClock } from '@mandate/engine';
 import { openStore, runAppends } from './lib/appends.mjs';
 import { runAuthzen } from './lib/authzen.mjs';
 import { runDecide } from './lib/decide.mjs';
@@ -45,6 +45,7 @@ const params = {
   quick,
   only: (env.BENCH_ONLY ?? 'appends,proofs,verify,tokens,authzen,decide').split(',').map((s) => s.trim()),
   seed: num(env.BENCH_SEED, 20250101),
+  policyEngine: env.BENCH_POLICY_ENGINE ?? 'compiled',
   orgId: 'org_BENCH',
   repetitions: num(env.BENCH_REPS, 3),
   appends: {
@@ -80,6 +81,9 @@ const params = {
   maxSeconds: num(env.BENCH_MAX_SECONDS, quick ? 180 : 900),
 };
 
+// `cedar-wasm` measures (and loads) the reference engine on every decision instead of the
+// compiled one; what the V8 load test (engine/test/policy/v8-abort.test.ts) runs.
+if (env.BENCH_POLICY_ENGINE) setDefaultPolicyEngine(env.BENCH_POLICY_ENGINE);
 const startedAt = new Date();
 const deadline = new Deadline(params.maxSeconds);
 const tempDir = makeTempDir(env.BENCH_DIR);
@@ -242,7 +246,7 @@ results.finishedAt = finishedAt.toISOString();
 results.durationSeconds = round((finishedAt - startedAt) / 1000, 1);
 results.table = table(results);
 
-const outDir = path.join(here, 'results');
+const outDir = env.BENCH_RESULTS_DIR ?? path.join(here, 'results');
 fs.mkdirSync(outDir, { recursive: true });
 const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
 const json = `${JSON.stringify(results, null, 2)}\n`;

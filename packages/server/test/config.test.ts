@@ -344,3 +344,37 @@ describe('configured keys', () => {
     );
   });
 });
+
+describe('the policy engine switch', () => {
+  it('is compiled by default; MANDATE_POLICY_ENGINE=cedar-wasm switches back to the reference engine', () => {
+    expect(loadConfig({ env: {}, cwd }).policyEngine).toBe('compiled');
+    expect(loadConfig({ env: { MANDATE_POLICY_ENGINE: 'cedar-wasm' }, cwd }).policyEngine).toBe('cedar-wasm');
+  });
+
+  it('an unknown engine is refused, naming the variable', () => {
+    expect(errorOf({ env: { MANDATE_POLICY_ENGINE: 'fast' } }).message).toMatch(/^MANDATE_POLICY_ENGINE/);
+  });
+
+  it('openEngine applies it to every policy set parsed after it', async () => {
+    const { openEngine } = await import('../src/runtime/open-engine.js');
+    const { getDefaultPolicyEngine, PolicyEvaluator } = await import('@mandate/engine');
+    const before = getDefaultPolicyEngine();
+    try {
+      for (const policyEngine of ['cedar-wasm', 'compiled'] as const) {
+        const config = loadConfig({
+          env: { MANDATE_POLICY_ENGINE: policyEngine, MANDATE_DATA_DIR: cwd },
+          cwd,
+        });
+        const { engine } = openEngine(config);
+        try {
+          expect(new PolicyEvaluator('permit (principal, action, resource);').engine).toBe(policyEngine);
+        } finally {
+          await engine.store.close();
+        }
+      }
+    } finally {
+      const { setDefaultPolicyEngine } = await import('@mandate/engine');
+      setDefaultPolicyEngine(before);
+    }
+  });
+});

@@ -62,6 +62,8 @@ export const configSchema = z
     /** 32 bytes (base64url or hex) sealing the token signing keys; else a key file in dataDir. */
     masterKey: z.string().min(1).optional(),
     tokenTtlSeconds: z.coerce.number().int().min(10).max(3600).default(300),
+    /** `compiled` (default) or `cedar-wasm`: the reference engine for every request. */
+    policyEngine: z.enum(['compiled', 'cedar-wasm']).default('compiled'),
   })
   .superRefine((config, ctx) => {
     if (config.databaseUrl !== undefined) {
@@ -102,6 +104,7 @@ export const ENV_KEYS: Record<string, keyof MandateConfig> = {
   MANDATE_PUBLIC_URL: 'publicUrl',
   MANDATE_MASTER_KEY: 'masterKey',
   MANDATE_TOKEN_TTL_SECONDS: 'tokenTtlSeconds',
+  MANDATE_POLICY_ENGINE: 'policyEngine',
 };
 
 /** Variables that are not server settings but are ours (the CLI's, the config file's path). */

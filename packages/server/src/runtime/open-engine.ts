@@ -7,6 +7,7 @@ import {
   LogSigningKey,
   MasterKey,
   SqliteStore,
+  setDefaultPolicyEngine,
 } from '@mandate/engine';
 import { ConfigError } from '../config/load.js';
 import type { MandateConfig } from '../config/schema.js';
@@ -19,6 +20,8 @@ export function openEngine(
   config: MandateConfig,
   issuer: () => string = () => config.publicUrl ?? `http://${config.host}:${config.port}`,
 ): { engine: Engine; dataDir: string; file: string } {
+  // Before any policy set is parsed: every evaluator made from here on uses this engine.
+  setDefaultPolicyEngine(config.policyEngine);
   const dataDir = path.resolve(config.dataDir);
   try {
     ensureDir(dataDir);
