@@ -4,9 +4,10 @@
  * then 64 concurrent callers, after a warm-up of Cedar alone — the decide benchmark, run as its
  * own process against the built packages. V8 11.3 inlined cedar-wasm's externref exports into
  * optimised JS and could not deoptimise that frame lazily; policy/cedar.ts turns that inlining
- * off before cedar-wasm loads. With that line removed, this test failed in 4 of 6 runs on the
- * 2-core CI machine (the process died of SIGTRAP); with it, 0 of 10. It is a load test, so it
- * runs once here and asserts survival and counts only, never timing.
+ * off before cedar-wasm loads. Measured on the 2-core CI machine kind: with that line removed, the
+ * same load aborted in 6 of 10 runs (2 of 4 runs of this test, 4 of 6 of the bench command; the
+ * process dies of SIGTRAP); with it, in none (every run since, this test's included). It is a load
+ * test: one run here, asserting survival and counts only, never timing.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

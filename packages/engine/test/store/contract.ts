@@ -137,7 +137,13 @@ export function storeContract(
         const read = await store.org(org.id).getAgent(agent.id);
         expect(read?.name).toBe('mail-triage');
         expect(read?.labels).toEqual(['mail']);
-        if (read) read.name = 'mutated after read';
+        // A read is a copy or frozen (the SQLite store caches frozen reads): either way a caller
+        // cannot change what the next caller reads.
+        try {
+          if (read) read.name = 'mutated after read';
+        } catch (error) {
+          expect(error).toBeInstanceOf(TypeError);
+        }
         expect((await store.org(org.id).getAgent(agent.id))?.name).toBe('mail-triage');
       });
 

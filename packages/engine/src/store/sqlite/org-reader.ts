@@ -21,6 +21,7 @@ import type {
   StoredDocument,
   UserFilter,
 } from '../../ports/store.js';
+import type { ReadCache } from './read-cache.js';
 import { statement } from './statements.js';
 
 type Row = { doc: string };
@@ -38,7 +39,14 @@ export class SqliteOrgReader implements OrgReader {
   constructor(
     protected readonly db: Database.Database,
     readonly orgId: string,
+    /** Only on the reader connection: reads inside a transaction never use the cache. */
+    private readonly cache?: ReadCache,
   ) {}
+
+  /** `read()` through the cache, under this org's `key` (see read-cache.ts). */
+  protected cached<T>(key: string, read: () => T): T {
+    return this.cache ? this.cache.get(`${this.orgId}\u0000${key}`, read) : read();
+  }
 
   protected doc<T>(sql: string, ...params: unknown[]): T | undefined {
     const row = statement(this.db, sql).get(this.orgId, ...params) as Row | undefined;
@@ -46,11 +54,13 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   async getOrg(): Promise<Org | undefined> {
-    return this.doc<Org>('SELECT doc FROM orgs WHERE id = ?');
+    return this.cached('org', () => this.doc<Org>('SELECT doc FROM orgs WHERE id = ?'));
   }
 
   async getAgent(agentId: string): Promise<Agent | undefined> {
-    return this.doc<Agent>('SELECT doc FROM agents WHERE org_id = ? AND id = ?', agentId);
+    return this.cached(`agent\u0000${agentId}`, () =>
+      this.doc<Agent>('SELECT doc FROM agents WHERE org_id = ? AND id = ?', agentId),
+    );
   }
 
   async findAgentByKid(kid: string): Promise<Agent | undefined> {
@@ -112,7 +122,9 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   async getUser(userId: string): Promise<User | undefined> {
-    return this.doc<User>('SELECT doc FROM users WHERE org_id = ? AND id = ?', userId);
+    return this.cached(`user\u0000${userId}`, () =>
+      this.doc<User>('SELECT doc FROM users WHERE org_id = ? AND id = ?', userId),
+    );
   }
 
   async findUserBySubject(issuer: string, subject: string): Promise<User | undefined> {
@@ -158,9 +170,8 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   async getPolicyVersion(version: number): Promise<PolicyVersion | undefined> {
-    return this.doc<PolicyVersion>(
-      'SELECT doc FROM policy_versions WHERE org_id = ? AND version = ?',
-      version,
+    return this.cached(`policy\u0000${version}`, () =>
+      this.doc<PolicyVersion>('SELECT doc FROM policy_versions WHERE org_id = ? AND version = ?', version),
     );
   }
 
@@ -177,10 +188,12 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   async activePolicyVersion(): Promise<number | undefined> {
-    const row = statement(this.db, 'SELECT active_version FROM policy_heads WHERE org_id = ?').get(
-      this.orgId,
-    ) as { active_version: number } | undefined;
-    return row?.active_version;
+    return this.cached('policy-head', () => {
+      const row = statement(this.db, 'SELECT active_version FROM policy_heads WHERE org_id = ?').get(
+        this.orgId,
+      ) as { active_version: number } | undefined;
+      return row?.active_version;
+    });
   }
 
   async latestPolicyVersion(): Promise<number> {
@@ -191,19 +204,19 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   async getEntity(type: string, id: string): Promise<StoredEntity | undefined> {
-    return this.doc<StoredEntity>(
-      'SELECT doc FROM entities WHERE org_id = ? AND type = ? AND id = ?',
-      type,
-      id,
+    return this.cached(`entity\u0000${type}\u0000${id}`, () =>
+      this.doc<StoredEntity>('SELECT doc FROM entities WHERE org_id = ? AND type = ? AND id = ?', type, id),
     );
   }
 
   async getDocument<T>(kind: DocumentKind, id: string): Promise<StoredDocument<T> | undefined> {
-    const row = statement(
-      this.db,
-      'SELECT id, tag, doc FROM documents WHERE org_id = ? AND kind = ? AND id = ?',
-    ).get(this.orgId, kind, id) as { id: string; tag: string; doc: string } | undefined;
-    return row ? { id: row.id, tag: row.tag, doc: JSON.parse(row.doc) as T } : undefined;
+    return this.cached(`document\u0000${kind}\u0000${id}`, () => {
+      const row = statement(
+        this.db,
+        'SELECT id, tag, doc FROM documents WHERE org_id = ? AND kind = ? AND id = ?',
+      ).get(this.orgId, kind, id) as { id: string; tag: string; doc: string } | undefined;
+      return row ? { id: row.id, tag: row.tag, doc: JSON.parse(row.doc) as T } : undefined;
+    });
   }
 
   async listDocuments<T>(
@@ -211,6 +224,19 @@ export class SqliteOrgReader implements OrgReader {
     tag: string | undefined,
     page: PageRequest,
   ): Promise<Page<StoredDocument<T>>> {
+    // First pages listed by tag (the active kill-switch locks, on every decision) are cached.
+    if (this.cache && tag !== undefined && page.after === undefined)
+      return this.cache.list(`${this.orgId}\u0000${kind}`, `${tag}\u0000${page.limit}`, () =>
+        this.readDocuments<T>(kind, tag, page),
+      );
+    return this.readDocuments<T>(kind, tag, page);
+  }
+
+  private readDocuments<T>(
+    kind: DocumentKind,
+    tag: string | undefined,
+    page: PageRequest,
+  ): Page<StoredDocument<T>> {
     const rows = (
       tag === undefined
         ? statement(
@@ -252,14 +278,20 @@ export class SqliteOrgReader implements OrgReader {
   }
 
   async isTokenRevoked(jti: string): Promise<boolean> {
-    return (
-      statement(this.db, 'SELECT 1 FROM revoked_tokens WHERE org_id = ? AND jti = ?').get(this.orgId, jti) !==
-      undefined
+    return this.cached(
+      `revoked\u0000${jti}`,
+      () =>
+        statement(this.db, 'SELECT 1 FROM revoked_tokens WHERE org_id = ? AND jti = ?').get(
+          this.orgId,
+          jti,
+        ) !== undefined,
     );
   }
 
   async getDelegation(delegationId: string): Promise<Delegation | undefined> {
-    return this.doc<Delegation>('SELECT doc FROM delegations WHERE org_id = ? AND id = ?', delegationId);
+    return this.cached(`delegation\u0000${delegationId}`, () =>
+      this.doc<Delegation>('SELECT doc FROM delegations WHERE org_id = ? AND id = ?', delegationId),
+    );
   }
 
   async listDelegations(filter: DelegationFilter, page: PageRequest): Promise<Page<Delegation>> {

@@ -1,12 +1,6 @@
-import {
-  type AuditEventInput,
-  type AuditRecord,
-  canonicalize,
-  leafHash,
-  nodesCompletedBy,
-  utf8,
-} from '@mandate/core';
+import { type AuditEventInput, type AuditRecord, canonicalize, nodesCompletedBy } from '@mandate/core';
 import type Database from 'better-sqlite3';
+import { nativeLeafHash, nativeNodeHash } from '../../audit/native-hash.js';
 import type {
   Agent,
   ApiKey,
@@ -25,13 +19,25 @@ import {
   type StoredCheckpoint,
   type StoredDocument,
 } from '../../ports/store.js';
+import type { LogHeads } from './log-heads.js';
 import { SqliteOrgReader } from './org-reader.js';
+import type { ReadCache } from './read-cache.js';
 import { statement } from './statements.js';
 
 /** Org-scoped writes on the writer connection; only ever used inside the write queue's transaction. */
 export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransaction {
-  constructor(db: Database.Database, orgId: string) {
+  constructor(
+    db: Database.Database,
+    orgId: string,
+    private readonly heads?: LogHeads,
+    /** The reader's cache: written keys are dropped from it (never read from here). */
+    private readonly readCache?: ReadCache,
+  ) {
     super(db, orgId);
+  }
+
+  private invalidate(key: string): void {
+    this.readCache?.invalidate(`${this.orgId}\u0000${key}`);
   }
 
   private run(sql: string, ...params: unknown[]): Database.RunResult {
@@ -49,6 +55,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async insertOrg(org: Org): Promise<void> {
+    this.invalidate('org');
     if (org.id !== this.orgId) throw new Error('org id does not match the scoped store');
     this.run(
       'INSERT INTO orgs (id, version, doc) VALUES (?, ?, ?)',
@@ -59,6 +66,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async updateOrg(org: Org, expectedVersion: number): Promise<void> {
+    this.invalidate('org');
     if (org.id !== this.orgId) throw new Error('org id does not match the scoped store');
     const result = this.run(
       'UPDATE orgs SET version = ?, doc = ? WHERE id = ? AND version = ?',
@@ -71,6 +79,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async insertAgent(agent: Agent): Promise<void> {
+    this.invalidate(`agent\u0000${agent.id}`);
     this.assertOrg(agent.orgId);
     this.run(
       `INSERT INTO agents (org_id, id, name, owner_id, status, expires_at, version, doc)
@@ -88,6 +97,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async updateAgent(agent: Agent, expectedVersion: number): Promise<void> {
+    this.invalidate(`agent\u0000${agent.id}`);
     this.assertOrg(agent.orgId);
     const result = this.run(
       `UPDATE agents SET name = ?, owner_id = ?, status = ?, expires_at = ?, version = ?, doc = ?
@@ -137,6 +147,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async insertUser(user: User): Promise<void> {
+    this.invalidate(`user\u0000${user.id}`);
     this.assertOrg(user.orgId);
     this.run(
       `INSERT INTO users (org_id, id, issuer, subject, kind, status, version, doc)
@@ -153,6 +164,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async updateUser(user: User, expectedVersion: number): Promise<void> {
+    this.invalidate(`user\u0000${user.id}`);
     this.assertOrg(user.orgId);
     const result = this.run(
       `UPDATE users SET issuer = ?, subject = ?, kind = ?, status = ?, version = ?, doc = ?
@@ -171,6 +183,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async insertPolicyVersion(version: PolicyVersion): Promise<void> {
+    this.invalidate(`policy\u0000${version.version}`);
     this.assertOrg(version.orgId);
     this.run(
       'INSERT INTO policy_versions (org_id, version, doc) VALUES (?, ?, ?)',
@@ -181,6 +194,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async setActivePolicyVersion(version: number): Promise<void> {
+    this.invalidate('policy-head');
     this.run(
       `INSERT INTO policy_heads (org_id, active_version) VALUES (?, ?)
        ON CONFLICT (org_id) DO UPDATE SET active_version = excluded.active_version`,
@@ -190,6 +204,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async putEntity(entity: StoredEntity): Promise<void> {
+    this.invalidate(`entity\u0000${entity.uid.type}\u0000${entity.uid.id}`);
     this.run(
       `INSERT INTO entities (org_id, type, id, doc) VALUES (?, ?, ?, ?)
        ON CONFLICT (org_id, type, id) DO UPDATE SET doc = excluded.doc`,
@@ -201,6 +216,8 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async putDocument<T>(kind: DocumentKind, document: StoredDocument<T>): Promise<void> {
+    this.invalidate(`document\u0000${kind}\u0000${document.id}`);
+    this.readCache?.invalidateLists(`${this.orgId}\u0000${kind}`);
     this.run(
       `INSERT INTO documents (org_id, kind, id, tag, doc) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (org_id, kind, id) DO UPDATE SET tag = excluded.tag, doc = excluded.doc`,
@@ -213,6 +230,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async deleteEntity(type: string, id: string): Promise<boolean> {
+    this.invalidate(`entity\u0000${type}\u0000${id}`);
     return (
       this.run('DELETE FROM entities WHERE org_id = ? AND type = ? AND id = ?', this.orgId, type, id)
         .changes > 0
@@ -220,6 +238,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async insertRevokedToken(token: RevokedToken): Promise<void> {
+    this.invalidate(`revoked\u0000${token.jti}`);
     this.run(
       `INSERT INTO revoked_tokens (org_id, jti, expires_at, revoked_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (org_id, jti) DO NOTHING`,
@@ -231,6 +250,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async insertDelegation(delegation: Delegation): Promise<void> {
+    this.invalidate(`delegation\u0000${delegation.id}`);
     this.assertOrg(delegation.orgId);
     this.run(
       `INSERT INTO delegations (org_id, id, parent_id, root_user_id, delegate_agent_id, status, version, doc)
@@ -247,6 +267,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async updateDelegation(delegation: Delegation, expectedVersion: number): Promise<void> {
+    this.invalidate(`delegation\u0000${delegation.id}`);
     this.assertOrg(delegation.orgId);
     const result = this.run(
       'UPDATE delegations SET status = ?, version = ?, doc = ? WHERE org_id = ? AND id = ? AND version = ?',
@@ -261,6 +282,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async insertApiKey(key: ApiKey): Promise<void> {
+    this.readCache?.invalidate(`apikey\u0000${key.id}`);
     this.assertOrg(key.orgId);
     this.run(
       'INSERT INTO api_keys (id, org_id, version, doc) VALUES (?, ?, ?, ?)',
@@ -272,6 +294,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async updateApiKey(key: ApiKey, expectedVersion: number): Promise<void> {
+    this.readCache?.invalidate(`apikey\u0000${key.id}`);
     this.assertOrg(key.orgId);
     const { lastUsedAt: _ignored, ...doc } = key;
     const result = this.run(
@@ -286,7 +309,7 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
   }
 
   async appendAudit(event: AuditEventInput, time: string): Promise<AuditRecord> {
-    const seq = this.logSizeNow();
+    const seq = this.heads?.size(this.orgId) ?? this.logSizeNow();
     const record: AuditRecord = { ...event, seq, orgId: this.orgId, time };
     const canonical = canonicalize(record);
     this.run(
@@ -309,18 +332,27 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
       this.db,
       'INSERT INTO merkle_nodes (org_id, level, idx, hash) VALUES (?, ?, ?, ?)',
     );
-    const nodes = nodesCompletedBy(seq, leafHash(utf8(canonical)), (level, index) => {
-      const hash = this.nodeNow(level, index);
-      if (!hash) throw new Error(`merkle node ${level}/${index} of ${this.orgId} is missing`);
-      return hash;
-    });
+    const nodes = nodesCompletedBy(
+      seq,
+      nativeLeafHash(canonical),
+      (level, index) => {
+        const hash = this.heads?.node(this.orgId, level, index) ?? this.nodeNow(level, index);
+        if (!hash) throw new Error(`merkle node ${level}/${index} of ${this.orgId} is missing`);
+        return hash;
+      },
+      nativeNodeHash,
+    );
     for (const node of nodes) insertNode.run(this.orgId, node.level, node.index, node.hash);
     const bumped = this.run(
       'UPDATE orgs SET log_size = log_size + 1 WHERE id = ? AND log_size = ?',
       this.orgId,
       seq,
     );
-    if (bumped.changes !== 1) throw new Error(`audit log of ${this.orgId} does not exist`);
+    if (bumped.changes !== 1) {
+      this.heads?.clear();
+      throw new Error(`audit log of ${this.orgId} does not exist or changed under this process`);
+    }
+    this.heads?.appended(this.orgId, seq + 1, nodes);
     return JSON.parse(canonical) as AuditRecord;
   }
 

@@ -13,9 +13,11 @@ import {
   type Store,
 } from '../../ports/store.js';
 import { ensureDir } from '../../util/ensure-dir.js';
+import { LogHeads } from './log-heads.js';
 import { migrate } from './migrations.js';
 import { SqliteOrgReader, toPage } from './org-reader.js';
 import { isUniqueViolation, SqliteOrgTransaction } from './org-transaction.js';
+import { ReadCache } from './read-cache.js';
 import { statement } from './statements.js';
 import { type TransactionDriver, WriteQueue, type WriteQueueOptions } from './write-queue.js';
 
@@ -43,6 +45,8 @@ export class SqliteStore implements Store {
   private readonly reader: Database.Database;
   private readonly queue: WriteQueue<Database.Database>;
   private readonly walFd: number;
+  private readonly heads: LogHeads;
+  private readonly cache: ReadCache;
 
   constructor(options: SqliteStoreOptions) {
     ensureDir(path.dirname(options.file));
@@ -63,6 +67,10 @@ export class SqliteStore implements Store {
     this.walFd = fs.openSync(`${options.file}-wal`, 'r+');
     const writer = this.writer;
     const walFd = this.walFd;
+    const heads = new LogHeads();
+    this.heads = heads;
+    const cache = new ReadCache();
+    this.cache = cache;
     // Prepared once: `exec` compiles its SQL on every call, and these run for every unit.
     const run = (sql: string) => {
       const prepared = writer.prepare(sql);
@@ -77,19 +85,23 @@ export class SqliteStore implements Store {
       rollback: () => writer.exec('ROLLBACK'),
       inTransaction: () => writer.inTransaction,
       transaction: () => writer,
+      afterCommit: () => cache.afterCommit(),
+      afterRollback: () => heads.clear(),
       sync: () =>
         new Promise<void>((resolve, reject) =>
           fs.fdatasync(walFd, (error) => (error ? reject(error) : resolve())),
         ),
     };
     this.queue = new WriteQueue(driver, { maxBatch: 256, maxWaitMs: 0, ...options.writeQueue });
-    this.platform = new SqlitePlatformStore(this.reader, (work) =>
-      this.queue.enqueue(async (db) => work(db)),
+    this.platform = new SqlitePlatformStore(
+      this.reader,
+      (work) => this.queue.enqueue(async (db) => work(db)),
+      cache,
     );
   }
 
   org(orgId: string): OrgStore {
-    return new SqliteOrgStore(this.reader, orgId, this.queue);
+    return new SqliteOrgStore(this.reader, orgId, this.queue, this.heads, this.cache);
   }
 
   async ping(): Promise<void> {
@@ -109,12 +121,16 @@ class SqliteOrgStore extends SqliteOrgReader implements OrgStore {
     reader: Database.Database,
     orgId: string,
     private readonly queue: WriteQueue<Database.Database>,
+    private readonly heads: LogHeads,
+    private readonly readCache: ReadCache,
   ) {
-    super(reader, orgId);
+    super(reader, orgId, readCache);
   }
 
   transact<T>(work: (tx: OrgTransaction) => Promise<T>): Promise<T> {
-    return this.queue.enqueue((db) => work(new SqliteOrgTransaction(db, this.orgId)));
+    return this.queue.enqueue((db) =>
+      work(new SqliteOrgTransaction(db, this.orgId, this.heads, this.readCache)),
+    );
   }
 }
 
@@ -122,6 +138,7 @@ class SqlitePlatformStore implements PlatformStore {
   constructor(
     private readonly db: Database.Database,
     private readonly write: <T>(work: (db: Database.Database) => T) => Promise<T>,
+    private readonly cache: ReadCache,
   ) {}
 
   async listOrgs(page: PageRequest): Promise<Page<Org>> {
@@ -160,13 +177,16 @@ class SqlitePlatformStore implements PlatformStore {
   }
 
   async findApiKey(keyId: string): Promise<ApiKey | undefined> {
-    const row = statement(this.db, 'SELECT doc, last_used_at FROM api_keys WHERE id = ?').get(keyId) as
-      | { doc: string; last_used_at: string | null }
-      | undefined;
-    if (!row) return undefined;
-    const key = JSON.parse(row.doc) as ApiKey;
-    if (row.last_used_at) key.lastUsedAt = row.last_used_at;
-    return key;
+    // Every API request looks its key up: cached, dropped by any write of the key (read-cache.ts).
+    return this.cache.get(`apikey\u0000${keyId}`, () => {
+      const row = statement(this.db, 'SELECT doc, last_used_at FROM api_keys WHERE id = ?').get(keyId) as
+        | { doc: string; last_used_at: string | null }
+        | undefined;
+      if (!row) return undefined;
+      const key = JSON.parse(row.doc) as ApiKey;
+      if (row.last_used_at) key.lastUsedAt = row.last_used_at;
+      return key;
+    });
   }
 
   async getPlatformKey(keyId: string): Promise<PlatformKey | undefined> {
@@ -192,9 +212,10 @@ class SqlitePlatformStore implements PlatformStore {
   }
 
   async touchApiKey(keyId: string, at: string): Promise<void> {
-    await this.write((db) =>
-      statement(db, 'UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(at, keyId),
-    );
+    await this.write((db) => {
+      this.cache.invalidate(`apikey\u0000${keyId}`);
+      statement(db, 'UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(at, keyId);
+    });
   }
 
   async findAgentOrg(agentId: string): Promise<string | undefined> {
