@@ -4,6 +4,7 @@
  * suspending an agent of the chain, or locking the org flips an allowed request to deny on the
  * next call; every decision is in the audit log before its answer, and outcomes link to it.
  */
+import type { SqliteStore } from '@mandate/engine';
 import type { IssuedToken } from '@mandate/sdk';
 import Database from 'better-sqlite3';
 import { decodeJwt, SignJWT } from 'jose';
@@ -364,6 +365,9 @@ describe('every reason code the pipeline gives today', () => {
     } finally {
       db.close();
     }
+    // The store caches what decisions read and is told when its file was edited under it (or
+    // restarted): the edit then counts at once.
+    (t.engine.store as SqliteStore).forgetCachedReads();
     expect(await decide(agent, token)).toMatchObject({
       decision: 'deny',
       reasons: [{ code: 'agent_unknown' }],

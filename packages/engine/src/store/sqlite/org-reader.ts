@@ -39,13 +39,18 @@ export class SqliteOrgReader implements OrgReader {
   constructor(
     protected readonly db: Database.Database,
     readonly orgId: string,
-    /** Only on the reader connection: reads inside a transaction never use the cache. */
     private readonly cache?: ReadCache,
+    /** On the writer, inside a transaction: use entries this transaction did not write, fill none. */
+    private readonly inTransaction = false,
   ) {}
 
   /** `read()` through the cache, under this org's `key` (see read-cache.ts). */
   protected cached<T>(key: string, read: () => T): T {
-    return this.cache ? this.cache.get(`${this.orgId}\u0000${key}`, read) : read();
+    if (!this.cache) return read();
+    const full = `${this.orgId}\u0000${key}`;
+    if (!this.inTransaction) return this.cache.get(full, read);
+    const hit = this.cache.peek(full);
+    return hit ? (hit.value as T) : read();
   }
 
   protected doc<T>(sql: string, ...params: unknown[]): T | undefined {
@@ -225,10 +230,14 @@ export class SqliteOrgReader implements OrgReader {
     page: PageRequest,
   ): Promise<Page<StoredDocument<T>>> {
     // First pages listed by tag (the active kill-switch locks, on every decision) are cached.
-    if (this.cache && tag !== undefined && page.after === undefined)
-      return this.cache.list(`${this.orgId}\u0000${kind}`, `${tag}\u0000${page.limit}`, () =>
-        this.readDocuments<T>(kind, tag, page),
-      );
+    if (this.cache && tag !== undefined && page.after === undefined) {
+      const group = `${this.orgId}\u0000${kind}`;
+      const key = `${tag}\u0000${page.limit}`;
+      if (!this.inTransaction)
+        return this.cache.list(group, key, () => this.readDocuments<T>(kind, tag, page));
+      const hit = this.cache.peekList(group, key);
+      if (hit) return hit.value as Page<StoredDocument<T>>;
+    }
     return this.readDocuments<T>(kind, tag, page);
   }
 

@@ -30,10 +30,10 @@ export class SqliteOrgTransaction extends SqliteOrgReader implements OrgTransact
     db: Database.Database,
     orgId: string,
     private readonly heads?: LogHeads,
-    /** The reader's cache: written keys are dropped from it (never read from here). */
+    /** The reader's cache: written keys are dropped from it; keys not written here are read from it. */
     private readonly readCache?: ReadCache,
   ) {
-    super(db, orgId);
+    super(db, orgId, readCache, true);
   }
 
   private invalidate(key: string): void {

@@ -10,7 +10,8 @@
  * by the queue before any other JS), and a read fills a key in the same synchronous step as its
  * database read. So a read either ran before the COMMIT (and its entry is deleted by it) or after
  * (and saw the new row): nothing stale survives a commit. Values are frozen, so a caller cannot
- * change what the next caller gets. Reads inside a transaction never use the cache.
+ * change what the next caller gets. A read inside a write transaction uses an entry only if no
+ * unit of that transaction wrote its key (`peek`); it never fills one.
  *
  * A change made to the database file by another process is not seen until restart: run
  * `mandate` administration through the server's API while it runs.
@@ -34,6 +35,24 @@ export class ReadCache {
     if (this.entries.size >= this.maxEntries) this.evict();
     this.entries.set(key, value === undefined ? MISSING : deepFreeze(value));
     return value;
+  }
+
+  /**
+   * For a read inside a write transaction: the cached value, unless this transaction wrote the
+   * key (then only the transaction's own connection knows it). The cache holds what the last
+   * COMMIT left; a key this transaction did not write is the same in it. `undefined`: not known.
+   */
+  peek(key: string): { value: unknown } | undefined {
+    if (this.dirty.has(key)) return undefined;
+    const hit = this.entries.get(key);
+    return hit === undefined ? undefined : { value: hit === MISSING ? undefined : hit };
+  }
+
+  /** As `peek`, for a cached list. */
+  peekList(group: string, key: string): { value: unknown } | undefined {
+    if (this.dirtyLists.has(group)) return undefined;
+    const hit = this.lists.get(group)?.get(key);
+    return hit === undefined ? undefined : { value: hit };
   }
 
   /** A cached list of `group` (org and kind), keyed within it by `key`. */

@@ -104,6 +104,16 @@ export class SqliteStore implements Store {
     return new SqliteOrgStore(this.reader, orgId, this.queue, this.heads, this.cache);
   }
 
+  /**
+   * Drops every cached read and the in-memory log heads. The store assumes it is the only
+   * writer; after the database file was changed by anything else (a restore, a hand edit), call
+   * this, or restart, before the next decision.
+   */
+  forgetCachedReads(): void {
+    this.cache.clear();
+    this.heads.clear();
+  }
+
   async ping(): Promise<void> {
     statement(this.reader, 'SELECT 1').get();
   }
