@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createEngine, setDefaultPolicyEngine, systemClock } from '@mandate/engine';
 import { openStore, runAppends } from './lib/appends.mjs';
 import { runAuthzen } from './lib/authzen.mjs';
+import { runCompiledCedar } from './lib/cedar-compiled.mjs';
 import { runDecide } from './lib/decide.mjs';
 import { buildLog, measureProofs } from './lib/proofs.mjs';
 import { runTokens } from './lib/tokens.mjs';
@@ -43,7 +44,9 @@ const num = (value, fallback) => {
 
 const params = {
   quick,
-  only: (env.BENCH_ONLY ?? 'appends,proofs,verify,tokens,authzen,decide').split(',').map((s) => s.trim()),
+  only: (env.BENCH_ONLY ?? 'appends,proofs,verify,tokens,cedar,authzen,decide')
+    .split(',')
+    .map((s) => s.trim()),
   seed: num(env.BENCH_SEED, 20250101),
   policyEngine: env.BENCH_POLICY_ENGINE ?? 'compiled',
   orgId: 'org_BENCH',
@@ -77,6 +80,8 @@ const params = {
     connections: num(env.BENCH_AUTHZEN_CONNECTIONS, 50),
     seconds: num(env.BENCH_AUTHZEN_SECONDS, quick ? 3 : 10),
     batchConnections: num(env.BENCH_AUTHZEN_BATCH_CONNECTIONS, 10),
+    soakConnections: num(env.BENCH_SOAK_CONNECTIONS, 128),
+    soakSeconds: num(env.BENCH_SOAK_SECONDS, quick ? 5 : 60),
   },
   maxSeconds: num(env.BENCH_MAX_SECONDS, quick ? 180 : 900),
 };
@@ -228,9 +233,17 @@ try {
       deadline,
     });
   }
+  if (params.only.includes('cedar') && !deadline.passed()) {
+    log('cedar: compiled evaluation vs cedar-wasm statefulIsAuthorized; 10 vs 1,000 policies');
+    results.cedar = await runCompiledCedar({ maxSeconds: quick ? 10 : 30 });
+  }
   if (params.only.includes('authzen') && !deadline.passed()) {
     log('authzen: /access/v1/evaluation over HTTP vs a bare Fastify JSON route; batches');
-    results.authzen = await runAuthzen({ dir: tempDir, ...params.authzen });
+    results.authzen = await runAuthzen({
+      dir: tempDir,
+      policyEngine: params.policyEngine,
+      ...params.authzen,
+    });
   }
   if (params.only.includes('decide') && !deadline.passed()) {
     log('decide: the in-process pipeline vs Cedar alone on the same policies and entities');
@@ -397,11 +410,30 @@ function table(r) {
         `${raw.verifyUs} µs), cached ${k.verification.cachedUs} µs (${ratio(k.verification.ratioCachedVsRawVerify)})`,
     );
   }
+  if (r.cedar) {
+    const c = r.cedar;
+    out.push(
+      '',
+      `4b. Cedar: compiled evaluation vs cedar-wasm statefulIsAuthorized, same request, same run (${c.request})`,
+      formatTable([
+        ['', 'median µs', 'vs cedar-wasm'],
+        ['cedar-wasm, 10 policies', c.wasmMedianMicros, '1'],
+        ['compiled, 10 policies', c.compiledMedianMicros, ratio(c.compiledOverWasm)],
+        [
+          'compiled, 1,000 policies',
+          c.compiled1000MedianMicros,
+          ratio(c.compiled1000MedianMicros / c.wasmMedianMicros),
+        ],
+      ]),
+      `1,000 policies ÷ 10 policies (compiled): ${ratio(c.compiled1000Over10)}; the engines agree: ${c.enginesAgree}`,
+    );
+  }
   if (r.authzen) {
     const z = r.authzen;
     out.push(
       '',
-      `5. AuthZEN over HTTP, ${z.connections} connections, ${z.seconds} s each (every decision recorded durably)`,
+      `5. AuthZEN over HTTP, ${z.connections} connections, ${z.seconds} s each (every decision recorded durably; ` +
+        `each server in its own process, autocannon in the benchmark's; policy engine ${z.policyEngine})`,
       formatTable([
         ['', 'req/s', 'p50 ms', 'p99 ms', 'errors'],
         [
@@ -421,21 +453,25 @@ function table(r) {
       ]),
       `ratio ${ratio(z.ratioVsBare)} of the bare route; batches of ${z.batch.size} at ${z.batch.connections} connections: ` +
         `${fmt(z.batch.decisionsPerSecond)} decisions/s (p99 ${z.batch.p99Ms} ms per batch)`,
+      `soak: ${z.soak.connections} connections for ${z.soak.seconds} s: ${fmt(z.soak.requests)} requests ` +
+        `(${fmt(z.soak.requestsPerSecond)}/s, p99 ${z.soak.p99Ms} ms), ${z.soak.errors} errors, server ${z.soak.serverAlive ? 'alive' : 'DIED'}`,
     );
   }
   if (r.decide) {
     const d = r.decide;
     out.push(
       '',
-      `6. decide() in process (cached token, durable record) vs Cedar statefulIsAuthorized alone: ` +
-        `${fmt(d.cedarAlone.evaluationsPerSecond)} evaluations/s (${d.cedarAlone.usPerEvaluation} µs)`,
+      `6. decide() in process (cached token, durable record; policy engine ${d.policyEngine}) vs Cedar alone: ` +
+        `cedar-wasm ${fmt(d.cedarAlone.evaluationsPerSecond)} evaluations/s (${d.cedarAlone.usPerEvaluation} µs), ` +
+        `compiled ${fmt(d.compiledCedarAlone.evaluationsPerSecond)}/s (${d.compiledCedarAlone.usPerEvaluation} µs)`,
       formatTable([
-        ['callers', 'decisions/s', 'µs/decision', 'time vs Cedar alone'],
+        ['callers', 'decisions/s', 'µs/decision', 'time vs cedar-wasm alone', 'vs compiled alone'],
         ...d.decide.map((x) => [
           x.concurrency,
           fmt(x.decisionsPerSecond),
           x.usPerDecision,
           ratio(x.ratioVsCedarAlone),
+          ratio(x.ratioVsCompiledCedarAlone),
         ]),
       ]),
     );

@@ -1,22 +1,22 @@
 /**
  * Benchmark 5: the AuthZEN PDP over HTTP. `POST /access/v1/evaluation` of the real server (SQLite
  * store, the Todo scenario's policies and entities, every decision recorded durably before its
- * answer) against a bare Fastify JSON route answering `{ decision: true }` to the same body, both
- * loaded with autocannon at the same connection count in the same run; and decisions per second
- * through `/access/v1/evaluations` batches of 40. Everything listens on 127.0.0.1 only.
+ * answer) against a bare Fastify JSON route answering `{ decision: true }` to the same body. Each
+ * server runs alone in its own process (lib/http-server.mjs); the load generator (autocannon)
+ * runs here, in this process, at the same connection count in the same run. Then decisions per
+ * second through `/access/v1/evaluations` batches of 40, and a soak: 128 connections for 60 s
+ * (by default), after which the server must still be alive and have answered every request.
+ * Everything listens on 127.0.0.1 only; every phase is bounded in time.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Authenticator, createEngine, SqliteStore, systemClock } from '@mandate/engine';
-import { buildApp } from '@mandate/server';
 import autocannon from 'autocannon';
-import Fastify from 'fastify';
-import pino from 'pino';
 import { log, round } from './util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const EXAMPLE = path.join(here, '../../examples/authzen-todo');
 const TODO = path.join(here, '../../../shared/conformance/authzen/todo-decisions.json');
 
 function load(url, { body, connections, seconds, headers }) {
@@ -37,55 +37,74 @@ function load(url, { body, connections, seconds, headers }) {
 
 const summary = (r) => ({
   requestsPerSecond: round(r.requests.average, 0),
+  requests: r.requests.total,
   p50Ms: r.latency.p50,
   p99Ms: r.latency.p99,
-  errors: r.errors + r.non2xx,
+  errors: r.errors + r.timeouts + r.non2xx,
 });
 
-export async function runAuthzen({ dir, connections, seconds, batchConnections }) {
-  const file = path.join(dir, 'authzen.db');
-  const store = new SqliteStore({ file, clock: systemClock });
-  const engine = createEngine(store, { clock: systemClock, oauth: { issuer: () => 'http://127.0.0.1' } });
-  const { org, created } = await engine.orgs.ensureDefaultOrg({ withAdminKey: true });
-  const admin = { kind: 'org', orgId: org.id, actor: { kind: 'api_key', id: 'bench' }, roles: ['admin'] };
-  const authenticator = new Authenticator(engine, engine.users, { defaultOrgId: org.id });
-  const { app } = await buildApp({
-    engine,
-    authenticator,
-    logger: pino({ level: 'silent' }),
-    bodyLimitBytes: 1 << 20,
-    version: 'bench',
+/** Starts lib/http-server.mjs (`mandate` or `bare`) and waits for its ready line. */
+async function startServer(kind, dir, env = {}) {
+  const child = spawn(process.execPath, [path.join(here, 'http-server.mjs'), kind, dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
   });
-  const bare = Fastify({ logger: false });
-  bare.post('/access/v1/evaluation', async () => ({ decision: true }));
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const ready = await Promise.race([
+    new Promise((resolve) => readline.createInterface({ input: child.stdout }).once('line', resolve)),
+    exited.then((how) => {
+      throw new Error(`the ${kind} server exited before it was ready (${JSON.stringify(how)})`);
+    }),
+    new Promise((_, reject) =>
+      setTimeout(() => reject(new Error(`the ${kind} server did not start`)), 60_000),
+    ),
+  ]);
+  let alive = true;
+  exited.then(() => {
+    alive = false;
+  });
+  return {
+    ...JSON.parse(ready),
+    alive: () => alive,
+    exited,
+    async stop() {
+      if (alive) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+export async function runAuthzen({
+  dir,
+  connections,
+  seconds,
+  batchConnections,
+  soakConnections,
+  soakSeconds,
+  policyEngine,
+}) {
+  const cases = JSON.parse(fs.readFileSync(TODO, 'utf8')).decisions.map((d) => d.request);
+  const one = JSON.stringify(cases[4]); // an editor-owns-the-todo style request: entities with parents
+  const batch = JSON.stringify({ evaluations: cases });
+  const endpoint = (server) => `${server.url}/access/v1/evaluation`;
+
+  const bare = await startServer('bare', dir);
+  let baseline;
   try {
-    const entities = JSON.parse(fs.readFileSync(path.join(EXAMPLE, 'entities.json'), 'utf8')).entities;
-    await engine.entities.put(admin, entities);
-    await engine.policies.publish(admin, {
-      policies: fs.readFileSync(path.join(EXAMPLE, 'policies.cedar'), 'utf8'),
-      schema: fs.readFileSync(path.join(EXAMPLE, 'schema.cedarschema'), 'utf8'),
-    });
-    const pep = await engine.apiKeys.create(admin, { name: 'pep', roles: ['pep'] });
-    const headers = { authorization: `Bearer ${pep.secret}` };
-    const cases = JSON.parse(fs.readFileSync(TODO, 'utf8')).decisions.map((d) => d.request);
-    const one = JSON.stringify(cases[4]); // an editor-owns-the-todo style request: entities with parents
-    const batch = JSON.stringify({ evaluations: cases });
+    await load(endpoint(bare), { body: one, connections: 10, seconds: 1 }); // warm-up
+    baseline = summary(await load(endpoint(bare), { body: one, connections, seconds }));
+  } finally {
+    await bare.stop();
+  }
 
-    const mandateUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-    const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
-    // Warm up both (JIT, statement cache, parsed policies).
-    await load(`${bareUrl}/access/v1/evaluation`, { body: one, connections: 10, seconds: 1 });
-    await load(`${mandateUrl}/access/v1/evaluation`, { body: one, connections: 10, seconds: 1, headers });
-
-    const baseline = summary(
-      await load(`${bareUrl}/access/v1/evaluation`, { body: one, connections, seconds }),
-    );
-    const mandate = summary(
-      await load(`${mandateUrl}/access/v1/evaluation`, { body: one, connections, seconds, headers }),
-    );
-    log(`authzen: ${mandate.requestsPerSecond} evaluations/s vs bare ${baseline.requestsPerSecond}/s`);
+  const mandate = await startServer('mandate', dir, { BENCH_POLICY_ENGINE: policyEngine });
+  try {
+    const { headers } = mandate;
+    await load(endpoint(mandate), { body: one, connections: 10, seconds: 1, headers }); // warm-up
+    const evaluation = summary(await load(endpoint(mandate), { body: one, connections, seconds, headers }));
+    log(`authzen: ${evaluation.requestsPerSecond} evaluations/s vs bare ${baseline.requestsPerSecond}/s`);
     const batches = summary(
-      await load(`${mandateUrl}/access/v1/evaluations`, {
+      await load(`${mandate.url}/access/v1/evaluations`, {
         body: batch,
         connections: batchConnections,
         seconds,
@@ -93,24 +112,38 @@ export async function runAuthzen({ dir, connections, seconds, batchConnections }
       }),
     );
     log(`authzen: ${batches.requestsPerSecond * cases.length} decisions/s in batches of ${cases.length}`);
+    log(`authzen: soak, ${soakConnections} connections for ${soakSeconds} s`);
+    const soak = summary(
+      await load(endpoint(mandate), {
+        body: one,
+        connections: soakConnections,
+        seconds: soakSeconds,
+        headers,
+      }),
+    );
+    const survived = mandate.alive();
+    log(
+      `authzen: soak ${soak.requests} requests, ${soak.errors} errors, server ${survived ? 'alive' : 'DEAD'}`,
+    );
     return {
+      policyEngine: mandate.policyEngine,
       connections,
       seconds,
+      loadGenerator: 'autocannon in the benchmark process; each server in its own process',
       bareFastify: baseline,
-      evaluation: mandate,
-      ratioVsBare: round(mandate.requestsPerSecond / baseline.requestsPerSecond, 3),
-      p99RatioVsBare: round(mandate.p99Ms / Math.max(baseline.p99Ms, 1), 2),
+      evaluation,
+      ratioVsBare: round(evaluation.requestsPerSecond / baseline.requestsPerSecond, 3),
+      p99RatioVsBare: round(evaluation.p99Ms / Math.max(baseline.p99Ms, 1), 2),
       batch: {
         size: cases.length,
         connections: batchConnections,
         ...batches,
         decisionsPerSecond: batches.requestsPerSecond * cases.length,
       },
-      adminKeyCreated: Boolean(created),
+      soak: { connections: soakConnections, seconds: soakSeconds, ...soak, serverAlive: survived },
     };
   } finally {
-    await app.close();
-    await bare.close();
-    await store.close();
+    const how = await mandate.stop();
+    if (how.signal && how.signal !== 'SIGTERM') throw new Error(`the Mandate server died of ${how.signal}`);
   }
 }

@@ -6,7 +6,7 @@
  * policy set and the same entities the policy step passes. Reported as decisions per second and
  * the ratio to the baseline (the goal: everything but policy evaluation adds at most half again).
  */
-import { PolicyEvaluator } from '@mandate/engine';
+import { getDefaultPolicyEngine, PolicyEvaluator } from '@mandate/engine';
 import { agentWorld } from './agent-world.mjs';
 import { log, median, now, round, tick } from './util.mjs';
 
@@ -73,8 +73,13 @@ export async function runDecide({ dir, count, reps, concurrencies }) {
     if (first.decision !== 'allow')
       throw new Error(`bench setup: expected allow, got ${JSON.stringify(first.reasons)}`);
 
-    // The baseline: the same policies and the same entities the policy step builds, Cedar alone.
-    const evaluator = new PolicyEvaluator(POLICIES, undefined, { slot: 'bench-baseline' });
+    // The baselines: the same policies and the same entities the policy step builds, Cedar alone:
+    // the reference engine (cedar-wasm's statefulIsAuthorized), and the compiled engine.
+    const evaluator = new PolicyEvaluator(POLICIES, undefined, {
+      slot: 'bench-baseline',
+      engine: 'cedar-wasm',
+    });
+    const compiled = new PolicyEvaluator(POLICIES, undefined, { slot: 'bench-compiled', engine: 'compiled' });
     const orgUid = { type: 'Org', id: org.id };
     const owner = { type: 'User', id: user.id };
     const entities = [
@@ -114,6 +119,8 @@ export async function runDecide({ dir, count, reps, concurrencies }) {
       entities,
     };
     if (evaluator.evaluate(cedarCall).decision !== 'allow') throw new Error('bench baseline: expected allow');
+    if (compiled.engine !== 'compiled' || compiled.evaluate(cedarCall).decision !== 'allow')
+      throw new Error('bench baseline: the compiled engine should allow');
 
     const baselineRuns = [];
     for (let r = 0; r < reps; r++) {
@@ -121,6 +128,12 @@ export async function runDecide({ dir, count, reps, concurrencies }) {
       await tick();
     }
     const baseline = median(baselineRuns);
+    const compiledRuns = [];
+    for (let r = 0; r < reps; r++) {
+      compiledRuns.push(await rate(async () => compiled.evaluate(cedarCall), count, 1));
+      await tick();
+    }
+    const compiledBaseline = median(compiledRuns);
     const byConcurrency = [];
     for (const concurrency of concurrencies) {
       const runs = [];
@@ -134,16 +147,22 @@ export async function runDecide({ dir, count, reps, concurrencies }) {
         decisionsPerSecond: round(perSecond, 0),
         usPerDecision: round(1e6 / perSecond, 0),
         ratioVsCedarAlone: round(baseline / perSecond, 2),
+        ratioVsCompiledCedarAlone: round(compiledBaseline / perSecond, 2),
       });
       log(
-        `decide: ${round(perSecond, 0)}/s at ${concurrency} caller(s) (Cedar alone ${round(baseline, 0)}/s)`,
+        `decide: ${round(perSecond, 0)}/s at ${concurrency} caller(s) (cedar-wasm alone ${round(baseline, 0)}/s, compiled alone ${round(compiledBaseline, 0)}/s)`,
       );
     }
     return {
       count,
       cedarAlone: { evaluationsPerSecond: round(baseline, 0), usPerEvaluation: round(1e6 / baseline, 0) },
+      compiledCedarAlone: {
+        evaluationsPerSecond: round(compiledBaseline, 0),
+        usPerEvaluation: round(1e6 / compiledBaseline, 1),
+      },
+      policyEngine: getDefaultPolicyEngine(),
       decide: byConcurrency,
-      note: 'ratioVsCedarAlone = time per decision / time per Cedar evaluation (1.5 = everything else adds half again)',
+      note: 'ratioVsCedarAlone = time per decision / time per cedar-wasm evaluation (1.5 = everything else adds half again); ratioVsCompiledCedarAlone the same against the compiled engine',
     };
   } finally {
     await store.close();

@@ -420,3 +420,28 @@ describe('WriteQueue with a flush to disk after COMMIT', () => {
     await expect(queue.enqueue(unit('c', 3))).rejects.toThrow(/could not be flushed/);
   });
 });
+
+describe('WriteQueue flush coalescing', () => {
+  it('the groups committed during one flush share the next flush', async () => {
+    const driver = new SyncingDriver();
+    const queue = new WriteQueue(driver, { maxBatch: 256, maxWaitMs: 0 });
+    const settle = () => new Promise((r) => setTimeout(r, 5));
+    const first = queue.enqueue(unit('a', 1));
+    await settle();
+    const later = [];
+    for (const name of ['b', 'c', 'd']) {
+      later.push(track(queue.enqueue(unit(name, name))));
+      await settle(); // each its own group, committed while the first flush runs
+    }
+    expect(driver.groups()).toEqual([['a'], ['b'], ['c'], ['d']]);
+    expect(driver.flushes).toHaveLength(1);
+    driver.flushes[0]?.finish();
+    await first;
+    await settle();
+    expect(driver.flushes).toHaveLength(2);
+    expect(later.some((t) => t.settled)).toBe(false);
+    driver.flushes[1]?.finish();
+    expect(await Promise.all(later.map((t) => t.promise))).toEqual(['b', 'c', 'd']);
+    expect(driver.flushes).toHaveLength(2);
+  });
+});

@@ -40,7 +40,7 @@ export class SqliteOrgReader implements OrgReader {
     protected readonly db: Database.Database,
     readonly orgId: string,
     private readonly cache?: ReadCache,
-    /** On the writer, inside a transaction: use entries this transaction did not write, fill none. */
+    /** On the writer, inside a transaction: the cache only for keys this transaction did not write. */
     private readonly inTransaction = false,
   ) {}
 
@@ -48,9 +48,7 @@ export class SqliteOrgReader implements OrgReader {
   protected cached<T>(key: string, read: () => T): T {
     if (!this.cache) return read();
     const full = `${this.orgId}\u0000${key}`;
-    if (!this.inTransaction) return this.cache.get(full, read);
-    const hit = this.cache.peek(full);
-    return hit ? (hit.value as T) : read();
+    return this.inTransaction ? this.cache.getInTransaction(full, read) : this.cache.get(full, read);
   }
 
   protected doc<T>(sql: string, ...params: unknown[]): T | undefined {
@@ -233,10 +231,10 @@ export class SqliteOrgReader implements OrgReader {
     if (this.cache && tag !== undefined && page.after === undefined) {
       const group = `${this.orgId}\u0000${kind}`;
       const key = `${tag}\u0000${page.limit}`;
-      if (!this.inTransaction)
-        return this.cache.list(group, key, () => this.readDocuments<T>(kind, tag, page));
-      const hit = this.cache.peekList(group, key);
-      if (hit) return hit.value as Page<StoredDocument<T>>;
+      const read = () => this.readDocuments<T>(kind, tag, page);
+      return this.inTransaction
+        ? this.cache.listInTransaction(group, key, read)
+        : this.cache.list(group, key, read);
     }
     return this.readDocuments<T>(kind, tag, page);
   }

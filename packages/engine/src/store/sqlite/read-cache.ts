@@ -10,8 +10,8 @@
  * by the queue before any other JS), and a read fills a key in the same synchronous step as its
  * database read. So a read either ran before the COMMIT (and its entry is deleted by it) or after
  * (and saw the new row): nothing stale survives a commit. Values are frozen, so a caller cannot
- * change what the next caller gets. A read inside a write transaction uses an entry only if no
- * unit of that transaction wrote its key (`peek`); it never fills one.
+ * change what the next caller gets. A read inside a write transaction goes through the cache
+ * only for keys no unit of that transaction wrote (`getInTransaction`).
  *
  * A change made to the database file by another process is not seen until restart: run
  * `mandate` administration through the server's API while it runs.
@@ -38,21 +38,17 @@ export class ReadCache {
   }
 
   /**
-   * For a read inside a write transaction: the cached value, unless this transaction wrote the
-   * key (then only the transaction's own connection knows it). The cache holds what the last
-   * COMMIT left; a key this transaction did not write is the same in it. `undefined`: not known.
+   * For a read inside a write transaction (on the writer's connection): through the cache unless
+   * this transaction wrote the key. A key it did not write holds the same in the transaction as
+   * after the last COMMIT, which is what the cache holds (and may be filled with).
    */
-  peek(key: string): { value: unknown } | undefined {
-    if (this.dirty.has(key)) return undefined;
-    const hit = this.entries.get(key);
-    return hit === undefined ? undefined : { value: hit === MISSING ? undefined : hit };
+  getInTransaction<T>(key: string, read: () => T): T {
+    return this.dirty.has(key) ? read() : this.get(key, read);
   }
 
-  /** As `peek`, for a cached list. */
-  peekList(group: string, key: string): { value: unknown } | undefined {
-    if (this.dirtyLists.has(group)) return undefined;
-    const hit = this.lists.get(group)?.get(key);
-    return hit === undefined ? undefined : { value: hit };
+  /** As `getInTransaction`, for a cached list. */
+  listInTransaction<T>(group: string, key: string, read: () => T): T {
+    return this.dirtyLists.has(group) ? read() : this.list(group, key, read);
   }
 
   /** A cached list of `group` (org and kind), keyed within it by `key`. */

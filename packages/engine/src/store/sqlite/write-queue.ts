@@ -2,9 +2,11 @@
  * Serialises transactions onto one connection and commits them in groups: work that queues
  * while a commit is in progress runs in the next transaction together, each unit inside its own
  * savepoint so one unit's failure undoes only its writes. A unit's promise settles only after
- * its group is durable: the COMMIT returned and, where the driver has `sync`, that flush to disk
- * finished. The flush runs off the event loop, so the next group can run while the disk works;
- * flushes are chained, so groups become durable (and their callers hear of it) in commit order.
+ * its group is durable: the COMMIT returned and, where the driver has `sync`, a flush to disk that
+ * started after that COMMIT finished. The flush runs off the event loop, so the next groups run
+ * while the disk works; one flush covers every group committed before it started, so the groups
+ * committed during a flush share the next one (the disk, not the group size, sets the pace), and
+ * groups become durable (and their callers hear of it) in commit order.
  * If the COMMIT fails, every unit of the group fails; if a flush fails, the queue is broken:
  * what it covered and everything after is refused (nobody may be told a write is durable that
  * the disk may not have).
@@ -44,8 +46,10 @@ export class WriteQueue<Tx> {
   private readonly pending: Unit<Tx>[] = [];
   private running = false;
   private closed = false;
-  /** The last flush asked for: the next one starts after it. */
-  private flushed: Promise<void> = Promise.resolve();
+  /** Groups committed since the running flush started: the next flush settles them. */
+  private unflushed: Array<(error?: Error) => void> = [];
+  /** The running flush, if any. */
+  private flushing?: Promise<void>;
   /** Set once a flush failed: nothing after it can be acknowledged. */
   private broken?: Error;
 
@@ -72,7 +76,7 @@ export class WriteQueue<Tx> {
   async close(): Promise<void> {
     this.closed = true;
     while (this.running) await new Promise((r) => setTimeout(r, 5));
-    await this.flushed.catch(() => {});
+    while (this.flushing) await this.flushing;
   }
 
   private async drain(): Promise<void> {
@@ -157,7 +161,18 @@ export class WriteQueue<Tx> {
       });
     const sync = this.driver.sync?.bind(this.driver);
     if (!sync) return settle();
-    this.flushed = this.flushed.then(async () => {
+    this.unflushed.push((error) => {
+      if (error) for (const unit of group) unit.reject(error);
+      else settle();
+    });
+    if (!this.flushing) this.flushing = this.flush(sync);
+  }
+
+  /** Flushes until no committed group waits: each flush settles the groups committed before it began. */
+  private async flush(sync: () => Promise<void>): Promise<void> {
+    await Promise.resolve(); // `flushing` is set before this loop can end (and clear it)
+    while (this.unflushed.length > 0) {
+      const batch = this.unflushed.splice(0);
       if (!this.broken) {
         try {
           await sync();
@@ -167,8 +182,8 @@ export class WriteQueue<Tx> {
           });
         }
       }
-      if (this.broken) for (const unit of group) unit.reject(this.broken);
-      else settle();
-    });
+      for (const settle of batch) settle(this.broken);
+    }
+    this.flushing = undefined;
   }
 }
