@@ -31,21 +31,9 @@ export async function openStore(file, orgId) {
   return store;
 }
 
-/**
- * Counts COMMITs on the store's writer connection, to report the group size the write queue
- * actually reached. This reaches into a private field; if the store changes shape the count is
- * simply absent from the results.
- */
+/** The store's own count of COMMITs (and WAL flushes), to report the group size reached. */
 function countCommits(store) {
-  const writer = store.writer;
-  if (!writer || typeof writer.exec !== 'function') return () => null;
-  const exec = writer.exec.bind(writer);
-  let commits = 0;
-  writer.exec = (sql) => {
-    if (sql === 'COMMIT') commits++;
-    return exec(sql);
-  };
-  return () => commits;
+  return () => store.stats?.commits ?? null;
 }
 
 async function storeRun({ file, orgId, records, concurrency, count, seconds }) {

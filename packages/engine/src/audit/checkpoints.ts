@@ -65,6 +65,10 @@ export class CheckpointService {
 
   private async signAtSerialised(orgId: string, size: number): Promise<StoredCheckpoint> {
     const org = this.ctx.store.org(orgId);
+    // `size` was read from committed state, which may not be flushed to disk yet: an empty
+    // transaction settles only after a flush that covers every earlier commit, so no head is
+    // remembered (below, outside the database) for records a power cut could still take back.
+    await org.transact(async () => undefined);
     await this.assertLogMatchesLastSignedHead(orgId, size);
     const existing = await org.getCheckpoint(size);
     if (existing) return existing;

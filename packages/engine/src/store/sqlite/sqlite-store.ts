@@ -45,6 +45,8 @@ export class SqliteStore implements Store {
   private readonly reader: Database.Database;
   private readonly queue: WriteQueue<Database.Database>;
   private readonly walFd: number;
+  /** Transactions committed and WAL flushes made since the store opened (for benchmarks, metrics). */
+  readonly stats = { commits: 0, flushes: 0 };
   private readonly heads: LogHeads;
   private readonly cache: ReadCache;
 
@@ -76,21 +78,26 @@ export class SqliteStore implements Store {
       const prepared = writer.prepare(sql);
       return () => void prepared.run();
     };
+    const commit = run('COMMIT');
     const driver: TransactionDriver<Database.Database> = {
       begin: run('BEGIN IMMEDIATE'),
       savepoint: run('SAVEPOINT unit'),
       release: run('RELEASE unit'),
       rollbackToSavepoint: () => writer.exec('ROLLBACK TO unit; RELEASE unit'),
-      commit: run('COMMIT'),
+      commit: () => {
+        commit();
+        this.stats.commits++;
+      },
       rollback: () => writer.exec('ROLLBACK'),
       inTransaction: () => writer.inTransaction,
       transaction: () => writer,
       afterCommit: () => cache.afterCommit(),
       afterRollback: () => heads.clear(),
       sync: () =>
-        new Promise<void>((resolve, reject) =>
-          fs.fdatasync(walFd, (error) => (error ? reject(error) : resolve())),
-        ),
+        new Promise<void>((resolve, reject) => {
+          this.stats.flushes++;
+          fs.fdatasync(walFd, (error) => (error ? reject(error) : resolve()));
+        }),
     };
     this.queue = new WriteQueue(driver, { maxBatch: 256, maxWaitMs: 0, ...options.writeQueue });
     this.platform = new SqlitePlatformStore(
