@@ -281,7 +281,7 @@ function table(r) {
     const a = r.appends;
     out.push(
       '',
-      `1. Durable appends (WAL, synchronous=FULL), median of ${a.repetitions}; records ${a.records.meanBytes} B mean; ` +
+      `1. Durable appends (WAL flushed before the answer; baselines synchronous=FULL), median of ${a.repetitions}; records ${a.records.meanBytes} B mean; ` +
         `plain 1 txn/insert: ${fmt(a.plainPerInsert.medianPerSecond)}/s`,
       formatTable([
         [

@@ -1,7 +1,7 @@
 /**
  * Benchmark 6: the in-process decision pipeline. `engine.decisions.decide` with an agent's
  * (unbound, already verified and cached) token: agent, org, chain, scope, policy, and the
- * durable decision record (WAL, synchronous=FULL; concurrent callers share commits). Baseline in
+ * durable decision record (the WAL flushed before the answer; concurrent callers share commits and flushes). Baseline in
  * the same run: Cedar's `statefulIsAuthorized` alone (through PolicyEvaluator) on the same
  * policy set and the same entities the policy step passes. Reported as decisions per second and
  * the ratio to the baseline (the goal: everything but policy evaluation adds at most half again).
