@@ -157,6 +157,24 @@ export class AgentCredentials {
     return (await response.json()) as { seq: number };
   }
 
+  /**
+   * The status of an approval request this agent's action caused; with `waitSeconds` (at most
+   * 60) the server holds the answer while it is pending (long-poll).
+   */
+  async approvalStatus(
+    token: IssuedToken,
+    approvalId: string,
+    waitSeconds = 0,
+  ): Promise<{ id: string; status: string; expiresAt: string }> {
+    const path = `/v1/approvals/${encodeURIComponent(approvalId)}/status`;
+    const response = await this.call(
+      `${path}?wait=${Math.max(0, Math.min(60, Math.floor(waitSeconds)))}`,
+      { method: 'GET', headers: await this.authorization(token, 'GET', path) },
+      waitSeconds * 1000,
+    );
+    return (await response.json()) as { id: string; status: string; expiresAt: string };
+  }
+
   /** Headers that present `token` for one request: `DPoP <token>` plus a fresh proof, or Bearer. */
   async authorization(token: IssuedToken, method: string, path: string): Promise<Record<string, string>> {
     if (token.token_type !== 'DPoP') return { authorization: `Bearer ${token.access_token}` };
@@ -235,13 +253,14 @@ export class AgentCredentials {
     });
   }
 
-  private async call(path: string, init: RequestInit): Promise<Response> {
+  /** One call; `extraMs` lengthens the timeout for a call the server may hold (a long-poll). */
+  private async call(path: string, init: RequestInit, extraMs = 0): Promise<Response> {
     let response: Response;
     try {
       response = await this.fetchImpl(`${this.base}${path}`, {
         ...init,
         headers: { accept: 'application/json', ...(init.headers as Record<string, string>) },
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+        signal: AbortSignal.timeout((this.options.timeoutMs ?? 30_000) + extraMs),
       });
     } catch (error) {
       throw new MandateConnectionError(this.base, describeFetchFailure(error));

@@ -16,6 +16,13 @@ const WEBHOOK = 'webhook';
 /** What the API shows of an approval: its stored record with its status as of now. */
 export type ApprovalView = Approval;
 
+/** What an agent sees of an approval request it caused. */
+export interface AgentApprovalStatus {
+  id: string;
+  status: ApprovalStatus;
+  expiresAt: string;
+}
+
 /**
  * Approval requests the decision pipeline files, and the humans who decide them. Who may decide:
  * the chain's root user always; otherwise only the users and roles the request names (from a
@@ -56,9 +63,38 @@ export class ApprovalService {
   }
 
   /** One approval; with `waitSeconds`, waits (long-poll) while it is pending. */
-  async get(principal: OrgPrincipal, approvalId: string, waitSeconds = 0): Promise<ApprovalView> {
-    const org = this.ctx.store.org(principal.orgId);
-    const mayRead = (found: Approval) => this.mayRead(principal, found);
+  get(principal: OrgPrincipal, approvalId: string, waitSeconds = 0): Promise<ApprovalView> {
+    return this.waitWhilePending(principal.orgId, approvalId, waitSeconds, (found) =>
+      this.mayRead(principal, found),
+    );
+  }
+
+  /**
+   * What the agent that asked may know of its own request (the SDK guard waits on it): the
+   * status and when it ends, never who may decide or what they wrote. Another agent's request,
+   * even in the same org, is not found.
+   */
+  async statusForAgent(
+    agent: { orgId: string; agentId: string },
+    approvalId: string,
+    waitSeconds = 0,
+  ): Promise<AgentApprovalStatus> {
+    const view = await this.waitWhilePending(
+      agent.orgId,
+      approvalId,
+      waitSeconds,
+      (found) => found.agentId === agent.agentId,
+    );
+    return { id: view.id, status: view.status, expiresAt: view.expiresAt };
+  }
+
+  private async waitWhilePending(
+    orgId: string,
+    approvalId: string,
+    waitSeconds: number,
+    mayRead: (found: Approval) => boolean,
+  ): Promise<ApprovalView> {
+    const org = this.ctx.store.org(orgId);
     const deadline = Date.now() + Math.min(MAX_WAIT_SECONDS, Math.max(0, waitSeconds)) * 1000;
     for (;;) {
       const found = isId('approval', approvalId) ? await getApproval(org, approvalId) : undefined;

@@ -54,6 +54,20 @@ export const approvalRoutes = ({ engine }: AppDeps) => [
       engine.approvals.get(principal, params.approvalId, query.wait ?? 0),
   }),
   route({
+    method: 'GET',
+    url: '/v1/approvals/:approvalId/status',
+    operationId: 'getApprovalStatusForAgent',
+    summary:
+      "The status of an approval request, for the agent whose action it is (the agent's token, with DPoP); " +
+      'with ?wait=N (at most 60), waits while it is pending (long-poll). Used by the SDK guard.',
+    tag: 'approvals',
+    auth: 'agent',
+    params,
+    query: z.strictObject({ wait: z.coerce.number().int().min(0).max(60).optional() }),
+    handler: async ({ principal, params, query }) =>
+      engine.approvals.statusForAgent(principal, params.approvalId, query.wait ?? 0),
+  }),
+  route({
     method: 'POST',
     url: '/v1/approvals/:approvalId/approve',
     operationId: 'approve',
