@@ -12,6 +12,7 @@ import { runAuthzen } from './lib/authzen.mjs';
 import { runCompiledCedar } from './lib/cedar-compiled.mjs';
 import { runDecide } from './lib/decide.mjs';
 import { buildLog, measureProofs } from './lib/proofs.mjs';
+import { runSdkCheck } from './lib/sdk-check.mjs';
 import { runTokens } from './lib/tokens.mjs';
 import {
   Deadline,
@@ -44,7 +45,7 @@ const num = (value, fallback) => {
 
 const params = {
   quick,
-  only: (env.BENCH_ONLY ?? 'appends,proofs,verify,tokens,cedar,authzen,decide')
+  only: (env.BENCH_ONLY ?? 'appends,proofs,verify,tokens,cedar,authzen,decide,sdk')
     .split(',')
     .map((s) => s.trim()),
   seed: num(env.BENCH_SEED, 20250101),
@@ -71,6 +72,10 @@ const params = {
     exchanges: num(env.BENCH_TOKEN_EXCHANGES, quick ? 300 : 2000),
     concurrencies: list(env.BENCH_TOKEN_CONCURRENCY, [1, 16]),
     verifications: num(env.BENCH_TOKEN_VERIFICATIONS, quick ? 200 : 1000),
+  },
+  sdk: {
+    concurrencies: list(env.BENCH_SDK_CONCURRENCY, [1, 16]),
+    seconds: num(env.BENCH_SDK_SECONDS, quick ? 1 : 5),
   },
   decide: {
     count: num(env.BENCH_DECIDE_COUNT, quick ? 300 : 2000),
@@ -248,6 +253,10 @@ try {
   if (params.only.includes('decide') && !deadline.passed()) {
     log('decide: the in-process pipeline vs Cedar alone on the same policies and entities');
     results.decide = await runDecide({ dir: tempDir, reps: params.repetitions, ...params.decide });
+  }
+  if (params.only.includes('sdk') && !deadline.passed()) {
+    log('sdk: createAgentClient().check() round trips vs the raw decide call and a bare fetch');
+    results.sdk = await runSdkCheck({ dir: tempDir, ...params.sdk });
   }
   if (deadline.passed()) results.notes.push(`the global time budget (${params.maxSeconds} s) was reached`);
 } finally {
@@ -472,6 +481,34 @@ function table(r) {
           x.usPerDecision,
           ratio(x.ratioVsCedarAlone),
           ratio(x.ratioVsCompiledCedarAlone),
+        ]),
+      ]),
+    );
+  }
+  if (r.sdk) {
+    out.push(
+      '',
+      `7. SDK check() round trips over HTTP (server in its own process, durable record per decision), ${r.sdk.seconds} s each`,
+      formatTable([
+        [
+          'callers',
+          'sdk check/s',
+          'p50 ms',
+          'p99 ms',
+          'raw decide/s',
+          'bare fetch/s',
+          'sdk vs raw',
+          'sdk vs bare',
+        ],
+        ...r.sdk.runs.map((x) => [
+          x.concurrency,
+          fmt(x.sdkCheck.perSecond),
+          x.sdkCheck.p50ms,
+          x.sdkCheck.p99ms,
+          fmt(x.rawDecide.perSecond),
+          fmt(x.bareFetch.perSecond),
+          ratio(x.sdkOverRaw),
+          ratio(x.sdkOverBare),
         ]),
       ]),
     );

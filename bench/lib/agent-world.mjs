@@ -13,7 +13,9 @@ export async function agentWorld(dir, { name, issuer, labels = [], dataClass = '
   const file = path.join(dir, `${name}.db`);
   removeDb(file);
   const store = new SqliteStore({ file, clock: systemClock });
-  const engine = createEngine(store, { clock: systemClock, oauth: { issuer: () => issuer } });
+  // `issuer` may be a function: a server that learns its URL only once it listens.
+  const issuerOf = typeof issuer === 'function' ? issuer : () => issuer;
+  const engine = createEngine(store, { clock: systemClock, oauth: { issuer: issuerOf } });
   const { org } = await engine.orgs.ensureDefaultOrg();
   const admin = { kind: 'org', orgId: org.id, actor: { kind: 'api_key', id: 'bench' }, roles: ['admin'] };
   const user = await engine.users.create(admin, { displayName: 'Alice' });
@@ -44,10 +46,11 @@ export async function agentWorld(dir, { name, issuer, labels = [], dataClass = '
       expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
     },
   });
-  const creds = new AgentCredentials({
-    url: issuer,
-    agentId: agent.id,
-    privateJwk: await exportJWK(privateKey),
-  });
-  return { store, engine, org, admin, user, agent, delegation, creds };
+  const privateJwk = await exportJWK(privateKey);
+  // Without a URL yet (a server about to listen), the agent's helper is for its clients to make.
+  const creds =
+    typeof issuerOf() === 'string'
+      ? new AgentCredentials({ url: issuerOf(), agentId: agent.id, privateJwk })
+      : undefined;
+  return { store, engine, org, admin, user, agent, delegation, creds, privateJwk };
 }

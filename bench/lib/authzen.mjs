@@ -8,12 +8,11 @@
  * (by default), after which the server must still be alive and have answered every request.
  * Everything listens on 127.0.0.1 only; every phase is bounded in time.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { startServer } from './server-process.mjs';
 import { log, round } from './util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -42,37 +41,6 @@ const summary = (r) => ({
   p99Ms: r.latency.p99,
   errors: r.errors + r.timeouts + r.non2xx,
 });
-
-/** Starts lib/http-server.mjs (`mandate` or `bare`) and waits for its ready line. */
-async function startServer(kind, dir, env = {}) {
-  const child = spawn(process.execPath, [path.join(here, 'http-server.mjs'), kind, dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const ready = await Promise.race([
-    new Promise((resolve) => readline.createInterface({ input: child.stdout }).once('line', resolve)),
-    exited.then((how) => {
-      throw new Error(`the ${kind} server exited before it was ready (${JSON.stringify(how)})`);
-    }),
-    new Promise((_, reject) =>
-      setTimeout(() => reject(new Error(`the ${kind} server did not start`)), 60_000),
-    ),
-  ]);
-  let alive = true;
-  exited.then(() => {
-    alive = false;
-  });
-  return {
-    ...JSON.parse(ready),
-    alive: () => alive,
-    exited,
-    async stop() {
-      if (alive) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
 
 export async function runAuthzen({
   dir,

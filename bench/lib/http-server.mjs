@@ -3,6 +3,9 @@
  * (autocannon, in the parent) never shares a core's event loop with it.
  *   node http-server.mjs mandate <data dir>   the real app (SQLite, Todo policies and entities)
  *   node http-server.mjs bare                 a bare Fastify JSON route, the baseline
+ *   node http-server.mjs agent <data dir>     the real app with an agent and its delegation
+ *                                             (lib/agent-world.mjs); prints the agent's id, key
+ *                                             and delegation, for clients in the parent (SDK)
  * Prints one JSON line `{ url, headers?, policyEngine? }` once listening; exits on SIGTERM.
  * Options through the environment: BENCH_POLICY_ENGINE (compiled | cedar-wasm).
  */
@@ -19,6 +22,7 @@ import {
 import { buildApp } from '@mandate/server';
 import Fastify from 'fastify';
 import pino from 'pino';
+import { agentWorld } from './agent-world.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const EXAMPLE = path.join(here, '../../examples/authzen-todo');
@@ -61,7 +65,32 @@ async function mandate() {
   };
 }
 
-const { app, ...ready } = kind === 'bare' ? await bare() : await mandate();
+/** The real app with one agent: its public URL is the address it listens on (DPoP proofs name it). */
+async function agent() {
+  let url;
+  const world = await agentWorld(dir, { name: 'sdk', issuer: () => url, dataClass: 'internal' });
+  const authenticator = new Authenticator(world.engine, world.engine.users, { defaultOrgId: world.org.id });
+  const { app } = await buildApp({
+    engine: world.engine,
+    authenticator,
+    logger: pino({ level: 'silent' }),
+    bodyLimitBytes: 1 << 20,
+    version: 'bench',
+  });
+  app.addHook('onClose', () => world.store.close());
+  url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    app,
+    url,
+    agentId: world.agent.id,
+    privateJwk: world.privateJwk,
+    delegationId: world.delegation.id,
+  };
+}
+
+const start = { bare, mandate, agent }[kind];
+if (!start) throw new Error(`unknown server kind ${kind} (bare, mandate, agent)`);
+const { app, ...ready } = await start();
 process.on('SIGTERM', () => {
   app.close().then(
     () => process.exit(0),
