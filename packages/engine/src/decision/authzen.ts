@@ -11,7 +11,7 @@ import type { Evaluation } from '../policy/evaluator.js';
 import type { ActivePolicy, PolicyService } from '../policy/policies.js';
 import type { OrgReader, OrgTransaction } from '../ports/store.js';
 import { UnauthenticatedDecision } from './pipeline.js';
-import type { ActionRequest, Decision } from './types.js';
+import { type ActionRequest, type Decision, ProofMemo } from './types.js';
 
 /** AuthZEN 1.0 subject / resource: `type` is the Cedar entity type verbatim, `id` its id. */
 export interface AuthZenEntity {
@@ -86,6 +86,7 @@ export class AuthZenService {
     principal: OrgPrincipal,
     requests: AuthZenRequest[],
     semantic: EvaluationsSemantic,
+    options: { probe?: boolean } = {},
   ): Promise<AuthZenDecision[]> {
     requirePermission(principal, 'decisions.evaluate');
     for (const [i, request] of requests.entries()) {
@@ -116,9 +117,12 @@ export class AuthZenService {
       [];
     // Decisions the agent pipeline made (and recorded itself), by position in `outcomes`.
     const agentDecisions = new Map<number, AuthZenDecision>();
+    // One enforcement-point call carries one DPoP proof, for one HTTP request of the agent; items
+    // of this batch with that identical credential share its verification (and only they).
+    const proofMemo = new ProofMemo();
     for (const request of requests) {
       if (request.context?.[AGENT_CREDENTIAL] !== undefined) {
-        const decided = await this.decideForAgent(principal, request);
+        const decided = await this.decideForAgent(principal, request, proofMemo, options.probe === true);
         agentDecisions.set(outcomes.length, decided.answer);
         outcomes.push({
           request,
@@ -212,6 +216,8 @@ export class AuthZenService {
   private async decideForAgent(
     principal: OrgPrincipal,
     request: AuthZenRequest,
+    proofMemo: ProofMemo,
+    probe: boolean,
   ): Promise<{ answer: AuthZenDecision; record?: unknown }> {
     const {
       [AGENT_CREDENTIAL]: raw,
@@ -254,6 +260,9 @@ export class AuthZenService {
         ...(untrusted_input === true ? { signals: { untrustedInput: true } } : {}),
         expectedOrgId: principal.orgId,
         expectedAgentId: request.subject.id,
+        proofMemo,
+        ...(probe ? { probe: true } : {}),
+        askedBy: principal.actor,
       });
       const reason = decision.reasons[0]?.code;
       // A pending approval makes the denial requestable (openid/authzen access-request profile):

@@ -107,7 +107,10 @@ export class DecisionPipeline {
     let filed: Approval | undefined;
     const { record, denial } = await this.deps.ctx.store.org(orgId).transact(async (tx) => {
       const denial = stepDenial ?? (await this.runCommitChecks(tx, request, state, now));
-      const approval = await fileApproval(tx, request, state, denial, now, preview(request.arguments ?? {}));
+      // A probe (a listing) files no approval request: only a real call asks a human.
+      const approval = request.probe
+        ? undefined
+        : await fileApproval(tx, request, state, denial, now, preview(request.arguments ?? {}));
       if (approval) state.approvalRecord = approval;
       const record = await this.deps.ctx.audit.append(tx, this.recordOf(request, state, denial));
       // The approval names the decision that asked for it, or the one that used it.
@@ -154,6 +157,8 @@ export class DecisionPipeline {
         return { code: 'internal_error', detail: `commit check ${check.name} failed` };
       }
     }
+    // A probe decides as a call would, and uses nothing: no limit, approval or baseline write.
+    if (request.probe) return undefined;
     // Only once every check passed. A write that fails denies; what was written before it stays
     // (it errs towards consuming a limit, never towards an unrecorded use).
     for (const write of writes) {
@@ -203,6 +208,8 @@ export class DecisionPipeline {
         },
         result,
         reasons: denial ? [denial] : [],
+        ...(request.probe ? { probe: true } : {}),
+        ...(request.askedBy ? { enforcementPoint: request.askedBy } : {}),
         ...(state.policy
           ? {
               policyVersion: state.policy.version,

@@ -1,4 +1,5 @@
 import type {
+  Actor,
   Agent,
   DataClass,
   Delegation,
@@ -38,6 +39,47 @@ export interface ActionRequest {
   expectedOrgId?: string;
   /** The agent the enforcement point names as the subject: the token's agent must be it. */
   expectedAgentId?: string;
+  /**
+   * Set only by the AuthZEN batch path (an object no JSON body can produce): the credentials of
+   * this one batch whose DPoP proof was already verified, so that the other items carrying the
+   * identical credential (token, proof, method, url) are not refused as replays of it.
+   */
+  proofMemo?: ProofMemo;
+  /**
+   * Decide without using: no limit is consumed, no approval is filed or used, the baseline is not
+   * updated; the record says `probe`, and no outcome can be recorded for it (an enforcement point
+   * filtering a listing, e.g. the MCP gateway's tools/list).
+   */
+  probe?: boolean;
+  /** The enforcement point that asked (its API key), recorded so that it may report the outcome. */
+  askedBy?: Actor;
+}
+
+/**
+ * The credentials whose DPoP proof was verified within ONE AuthZEN batch. Made per call of
+ * `evaluateMany` and never kept: a proof verified here is accepted again only for an item of the
+ * same batch with the very same token, proof, method and url; any other request (another batch,
+ * another HTTP call, another token with this proof) goes through the replay cache as always.
+ */
+export class ProofMemo {
+  private readonly verified = new Set<string>();
+
+  private static key(request: ActionRequest): string {
+    return JSON.stringify([
+      request.token,
+      request.dpop ?? '',
+      request.proofMethod ?? '',
+      request.proofUrl ?? '',
+    ]);
+  }
+
+  has(request: ActionRequest): boolean {
+    return this.verified.has(ProofMemo.key(request));
+  }
+
+  add(request: ActionRequest): void {
+    this.verified.add(ProofMemo.key(request));
+  }
 }
 
 /** One reason a decision was not an allow; `dimension` for out_of_scope, `limit` for limits. */

@@ -25,6 +25,7 @@
  * contains B's org_…, usr_…, orgb-agent-…" and "B state changed (API): $.agents.0.description:
  * '' → 'changed by probe'"). The original methods are restored in `finally`; src is never edited.
  */
+import type { AgentCredentials } from '@mandate/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteOrgReader } from '../../../engine/src/store/sqlite/org-reader.js';
 import { SqliteOrgTransaction } from '../../../engine/src/store/sqlite/org-transaction.js';
@@ -36,6 +37,7 @@ import {
   createKey,
   createOrg,
   createUser,
+  enforcementDecision,
   expectStatus,
   fillUrl,
   firstDifference,
@@ -70,6 +72,7 @@ const PARAM_KINDS: readonly IdKind[] = [
   'lockId',
   'approvalId',
   'taskId',
+  'decisionId',
   'version',
   'type',
   'id',
@@ -86,6 +89,20 @@ interface OrgWorld {
   ids: string[];
   /** The decisions (audit seqs) that filed an approval request: requestable denials. */
   requestable: string[];
+  /** Agent decisions an enforcement point of the org asked for (AuthZEN with the agent's credential). */
+  enforced: string[];
+  /** The key of the enforcement point that asked for them. */
+  enforcer: string;
+  /** Agents of the org with their token, and the approval requests each one's calls filed. */
+  asking: Array<{ agentId: string; creds: AgentCredentials; token: IssuedToken; approvalIds: string[] }>;
+}
+
+type IssuedToken = Awaited<ReturnType<AgentCredentials['exchange']>>;
+
+/** `GET /v1/approvals/:approvalId/status` as the agent of `asker` (its token, with a DPoP proof). */
+async function agentStatus(t: TestApp, asker: OrgWorld['asking'][number], approvalId: string) {
+  const path = `/v1/approvals/${approvalId}/status`;
+  return t.call('GET', path, { headers: await asker.creds.authorization(asker.token, 'GET', path) });
 }
 
 /** A PUT /v1/entities body: every (type, id) pair, each with `attrs(type, id)`. */
@@ -269,6 +286,23 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     await fileB(chains[1] as (typeof chains)[number]),
     await fileB(chains[1] as (typeof chains)[number]),
   ];
+  // B's enforcement point (its pep key) fronts a third agent, whose delegation asks no human: it
+  // asks about three calls (allowed under B's permit-all version), whose outcomes it has not
+  // reported yet, so an outcome recorded in B by anyone else would show as a change of B.
+  const enforcedPurpose = uniqueName('orgb-purpose');
+  const enforcedChain = await approvalChain(t, adminKey, users[1].id, users[0].id, {
+    purpose: enforcedPurpose,
+    agentName: uniqueName('orgb-agent'),
+    requireApproval: false,
+  });
+  const enforced: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const resource = uniqueName('orgb-res');
+    approvalMarkers.push(resource);
+    const asked = await enforcementDecision(t, keys[2]?.secret as string, enforcedChain, { resource });
+    expect([asked.allowed, asked.reason], asked.decisionId).toEqual([true, undefined]);
+    enforced.push(asked.decisionId);
+  }
   for (const [i, outcome] of [
     [2, 'approve'],
     [3, 'deny'],
@@ -309,7 +343,7 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     200,
     'B risk settings',
   );
-  agents.push(...chains.map((chain) => chain.agent));
+  agents.push(...chains.map((chain) => chain.agent), enforcedChain.agent);
   const kids = agents.flatMap((agent) => agent.keys.map((key: any) => key.kid as string));
   const approvalIds = filed.map((f) => f.approvalId);
   const ids = [
@@ -321,6 +355,7 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     ...kids,
     delegation.id,
     ...chains.map((chain) => chain.delegation.id),
+    enforcedChain.delegation.id,
     ...locks.map((l) => l.id),
     ...approvalIds,
   ];
@@ -337,6 +372,7 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     ...lockReasons,
     releaseReason,
     ...chainPurposes,
+    enforcedPurpose,
     ...approvalMarkers,
     webhook.url,
     webhook.secret,
@@ -352,11 +388,17 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
       kid: kids,
       seq: await auditSeqs(t, adminKey),
       orgId: [orgId],
-      delegationId: [delegation.id, ...chains.map((chain) => chain.delegation.id)],
+      delegationId: [
+        delegation.id,
+        ...chains.map((chain) => chain.delegation.id),
+        enforcedChain.delegation.id,
+      ],
       lockId: locks.map((l) => l.id),
       // Pending, pending (named approvers), approved, denied.
       approvalId: approvalIds,
       taskId: approvalIds,
+      // Allowed decisions B's pep asked for (their outcomes open), then the requestable denials.
+      decisionId: [...enforced, ...filed.map((f) => f.decisionId)],
       version: versions,
       type: entityTypes,
       id: entityIds,
@@ -364,8 +406,19 @@ async function seedOrgB(t: TestApp): Promise<OrgWorld> {
     markers,
     ids,
     requestable: filed.map((f) => f.decisionId),
+    enforced,
+    enforcer: keys[2]?.secret as string,
+    asking: [
+      { ...agentOf(chains[0]), approvalIds: [filed[0]?.approvalId as string] },
+      { ...agentOf(chains[1]), approvalIds: filed.slice(1).map((f) => f.approvalId) },
+    ],
   };
 }
+
+const agentOf = (chain: { agent: any; creds: AgentCredentials; token: IssuedToken } | undefined) => {
+  if (!chain) throw new Error('no chain');
+  return { agentId: chain.agent.id as string, creds: chain.creds, token: chain.token };
+};
 
 /** Org A (the default org): a few objects of its own, and a fresh admin key to act with. */
 async function seedOrgA(
@@ -385,6 +438,10 @@ async function seedOrgA(
   });
   const agent = chain.agent;
   const filed = [await chain.ask(), await chain.ask(), await chain.ask()];
+  // The caller, as an enforcement point, asks about a call of that agent: a probe (it files no
+  // request; it takes no outcome, but it is a decision this key asked for).
+  const probed = await enforcementDecision(t, caller.secret, chain, { probe: true });
+  expect([probed.allowed, probed.reason], probed.decisionId).toEqual([false, 'approval_required']);
   const key = await createKey(t, caller.secret, ['auditor'], { name: 'a auditor' });
   // A lock of A's own, on an agent of its own that nothing else uses (A's main agent stays usable).
   const lockedAgent = await createAgent(t, caller.secret, users[0].id, {
@@ -429,6 +486,7 @@ async function seedOrgA(
       lockId: [lock.id],
       approvalId: filed.map((f) => f.approvalId),
       taskId: filed.map((f) => f.approvalId),
+      decisionId: [probed.decisionId, ...filed.map((f) => f.decisionId)],
       version: ['0', '1'],
       type: entityTypes,
       id: entityIds,
@@ -436,6 +494,9 @@ async function seedOrgA(
     markers: [],
     ids: [],
     requestable: filed.map((f) => f.decisionId),
+    enforced: [probed.decisionId],
+    enforcer: caller.secret,
+    asking: [{ ...agentOf(chain), approvalIds: filed.map((f) => f.approvalId) }],
     agent,
     user: users[0],
     keyId: key.id,
@@ -830,6 +891,63 @@ describe('cross-org isolation', () => {
     expect(firstDifference(bRowsBefore, snapshotRows(t.dbFile, b.orgId))).toBeUndefined();
   });
 
+  it('enforcement points record outcomes only in their own org, and agents follow only their own approval requests', async () => {
+    const leaks = (text: string) => b.markers.filter((m) => text.includes(m));
+    // A's enforcement points (a fresh pep key, A's admins), and a fresh pep key of B.
+    const aKeys = [(await createKey(t, a.adminKey, ['pep'])).secret, a.adminKey, t.adminKey];
+    const bPep = (await createKey(t, b.adminKey, ['pep'])).secret;
+    const bRowsBefore = snapshotRows(t.dbFile, b.orgId);
+    const aRowsBefore = snapshotRows(t.dbFile, a.orgId);
+    const outcome = (decisionId: string, key: string) =>
+      t.call('POST', `/v1/enforcement/decisions/${decisionId}/outcome`, {
+        key,
+        body: { status: 'success', durationMs: 1 },
+      });
+    // A's keys on B's decisions: the 404 of nothing.
+    for (const key of aKeys) {
+      const nothing = await outcome(nobodysId('decisionId'), key);
+      expect([nothing.status, nothing.body?.error?.code], nothing.text).toEqual([404, 'not_found']);
+      for (const decisionId of b.enforced) {
+        const r = await outcome(decisionId, key);
+        expect(r.text, decisionId).toBe(nothing.text);
+      }
+    }
+    // B's pep, on A's decision asked by A's admin: the 404 of nothing too.
+    const bNothing = await outcome(nobodysId('decisionId'), bPep);
+    expect((await outcome(a.enforced[0] as string, bPep)).text).toBe(bNothing.text);
+    expect(firstDifference(bRowsBefore, snapshotRows(t.dbFile, b.orgId))).toBeUndefined();
+    expect(firstDifference(aRowsBefore, snapshotRows(t.dbFile, a.orgId))).toBeUndefined();
+
+    // Agents: each reads the status of its own requests (exactly id, status, expiry), and of no one
+    // else's: another agent of its org, or an agent of the other org, gets the 404 of nothing.
+    const everyone = [...a.asking, ...b.asking];
+    for (const asker of everyone) {
+      const nothing = await agentStatus(t, asker, nobodysId('approvalId'));
+      expect([nothing.status, nothing.body?.error?.code], nothing.text).toEqual([404, 'not_found']);
+      for (const owner of everyone) {
+        for (const approvalId of owner.approvalIds) {
+          const r = await agentStatus(t, asker, approvalId);
+          if (owner === asker) {
+            expect([r.status, Object.keys(r.body).sort(), r.body.id], r.text).toEqual([
+              200,
+              ['expiresAt', 'id', 'status'],
+              approvalId,
+            ]);
+          } else {
+            expect(r.text, `${asker.agentId} asks about ${approvalId}`).toBe(nothing.text);
+          }
+          if (!b.asking.includes(asker)) expect(leaks(r.text)).toEqual([]);
+        }
+      }
+    }
+    // The ids are live in B: B's admin did not ask (404), the pep key that asked records it (201).
+    const last = b.enforced[b.enforced.length - 1] as string;
+    const notAsked = await outcome(last, b.adminKey);
+    expect([notAsked.status, notAsked.body?.error?.code], notAsked.text).toEqual([404, 'not_found']);
+    const recorded = await outcome(last, b.enforcer);
+    expect(recorded.status, recorded.text).toBe(201);
+  });
+
   // Found by the probe: the submission once answered 500 (an unbound method building the task's URL).
   it("A's PEP submitting A's own requestable denial gets its task handle (202)", async () => {
     const pep = (await createKey(t, a.adminKey, ['pep'])).secret;
@@ -988,6 +1106,8 @@ describe('cross-org isolation', () => {
       // A's own requests (they name A's admins: the mirror approves the first, then its deny is a 409).
       approvalId: a.pool.approvalId[0] as string,
       taskId: a.pool.taskId[1] as string,
+      // The probe A's key asked for: found (a 409, it takes no outcome), never a 404.
+      decisionId: a.enforced[0] as string,
       version: String(ownVersion),
       type: ownEntity.type,
       id: ownEntity.id,

@@ -248,6 +248,9 @@ export async function approvalChain(
 ): Promise<{
   agent: any;
   delegation: any;
+  /** The agent's side: its key (for proofs and its own /v1 calls) and its DPoP-bound token. */
+  creds: AgentCredentials;
+  token: Awaited<ReturnType<AgentCredentials['exchange']>>;
   ask(resource?: string, args?: Record<string, unknown>): Promise<FiledApproval>;
 }> {
   const { agent, creds } = await credentialedAgent(t, adminKey, ownerId, {
@@ -277,6 +280,8 @@ export async function approvalChain(
   return {
     agent,
     delegation,
+    creds,
+    token,
     async ask(resource = uniqueName('box'), args = {}) {
       const answer = await creds.decide(token, {
         action: 'email.send',
@@ -288,6 +293,51 @@ export async function approvalChain(
       return { approvalId: answer.approval.id, decisionId: answer.decisionId };
     },
   };
+}
+
+/** The URL of the enforcement point an agent calls (what its DPoP proofs for that point name). */
+export const ENFORCEMENT_POINT_URL = 'https://gateway.example.test/mcp';
+
+/**
+ * An enforcement point (the API key `pepKey`: pep or admin) received a call of the agent of
+ * `chain` and asks Mandate about it (`POST /access/v1/evaluation` with `context.agent_credential`:
+ * the agent's DPoP-bound token and a fresh proof the agent made for the enforcement point's URL),
+ * for email.send on a fresh `mailbox:alice/…`. The decision names that key as the enforcement
+ * point that asked; its id (an audit seq of the key's org) and whether it was an allow.
+ */
+export async function enforcementDecision(
+  t: TestApp,
+  pepKey: string,
+  chain: Pick<Awaited<ReturnType<typeof approvalChain>>, 'agent' | 'creds' | 'token'>,
+  options: { resource?: string; probe?: boolean } = {},
+): Promise<{ decisionId: string; allowed: boolean; reason?: string }> {
+  const { token, creds, agent } = chain;
+  const proof = await creds.dpopProof('POST', ENFORCEMENT_POINT_URL, token.access_token);
+  const item = {
+    subject: { type: 'Agent', id: agent.id },
+    action: { name: 'email.send' },
+    resource: { type: 'mailbox', id: `alice/${options.resource ?? uniqueName('box')}` },
+    context: {
+      agent_credential: {
+        token: token.access_token,
+        dpop: proof,
+        method: 'POST',
+        url: ENFORCEMENT_POINT_URL,
+      },
+    },
+  };
+  const answer = options.probe
+    ? await t.call('POST', '/access/v1/evaluations', {
+        key: pepKey,
+        body: { evaluations: [item], options: { probe: true } },
+      })
+    : await t.call('POST', '/access/v1/evaluation', { key: pepKey, body: item });
+  const decision = expectStatus(answer, 200, 'enforcement point asks');
+  const one = options.probe ? decision.evaluations[0] : decision;
+  const decisionId = one?.context?.decision_id;
+  if (typeof decisionId !== 'string' || !/^\d+$/.test(decisionId))
+    throw new Error(`expected a recorded agent decision: ${answer.text}`);
+  return { decisionId, allowed: one.decision === true, reason: one.context.reason };
 }
 
 /** Every item of a list endpoint, following `nextCursor` (at most `maxPages` pages). */
@@ -437,6 +487,7 @@ export class Rng {
  * number) and `type` / `id` (a Cedar entity uid) are names inside one org, not global ids: org A
  * and org B both have a version 1 and may both have a `User::"alice"`. `taskId` (an AuthZEN
  * access-request task) is the `apr_…` id of the approval request behind it, like `approvalId`.
+ * `decisionId` is a decision's audit seq: a number inside an org, like `seq`.
  */
 export type IdKind =
   | 'agentId'
@@ -449,6 +500,7 @@ export type IdKind =
   | 'lockId'
   | 'approvalId'
   | 'taskId'
+  | 'decisionId'
   | 'version'
   | 'type'
   | 'id';
@@ -740,6 +792,25 @@ export const REQUEST_GENERATORS: Record<string, (g: Gen) => Promise<RequestParts
   // The requestable denial is named by the decision's audit seq (a number inside an org).
   submitAccessRequest: async (g) => ({ body: { denial: { evaluation_id: g.id('seq') } } }),
   getAccessRequest: async () => ({}),
+  // An outcome as an enforcement point reports it (the decision is named by the path).
+  recordEnforcementOutcome: async (g) => ({
+    body: {
+      status: g.rng.pick(['success', 'error']),
+      ...g.rng.maybe({
+        resultDigest: sha256hex(uniqueName('result')),
+        durationMs: g.rng.int(0, 5000),
+        error: 'upstream said no',
+      }),
+    },
+  }),
+  // A tool pin event as the MCP gateway sends it.
+  recordEnforcementEvent: async (g) => ({
+    body: {
+      type: g.rng.pick(['mcp.tool.pinned', 'mcp.tool.changed', 'mcp.tool.accepted']),
+      target: { type: 'mcp_tool', id: `probe-srv/${uniqueName('tool')}` },
+      ...g.rng.maybe({ detail: { hash: sha256hex(uniqueName('tool-def')) } }),
+    },
+  }),
 };
 
 /**
@@ -819,6 +890,7 @@ export function nobodysId(kind: IdKind): string {
     case 'kid':
       return 'A'.repeat(43);
     case 'seq':
+    case 'decisionId':
       return '999999';
     case 'version':
       return '999999';

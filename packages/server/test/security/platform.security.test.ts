@@ -99,7 +99,12 @@ describe('the route table is what is served', () => {
         .filter((r) => r.auth === 'agent')
         .map(routeName)
         .sort(),
-    ).toEqual(['POST /v1/decisions/:decisionId/outcome', 'POST /v1/delegations/:delegationId/redelegate']);
+    ).toEqual([
+      // The asking agent follows its own approval request (SDK guard), never anyone else's.
+      'GET /v1/approvals/:approvalId/status',
+      'POST /v1/decisions/:decisionId/outcome',
+      'POST /v1/delegations/:delegationId/redelegate',
+    ]);
     expect(t.routes.filter((r) => r.auth === 'token').map(routeName)).toEqual(['POST /v1/decisions']);
     expect(
       t.routes
@@ -114,11 +119,15 @@ describe('the route table is what is served', () => {
       .filter((r) => r.auth === 'agent' || r.auth === 'token')
       .map((route) => [routeName(route), route] as const),
   )('%s answers 401 without an agent token, with an API key, and with a garbage token', async (_n, route) => {
-    const url = fillUrl(route.url, { delegationId: nobodysId('delegationId'), decisionId: '424242' });
+    const url = fillUrl(route.url, {
+      delegationId: nobodysId('delegationId'),
+      decisionId: '424242',
+      approvalId: nobodysId('approvalId'),
+    });
     // A well-formed body: what is refused is the credential, whatever the route checks first.
     const { body } = await requestFromSchemas(route, gen);
     for (const key of [undefined, t.adminKey, t.platformKey, 'garbage']) {
-      const response = await t.call(route.method, url, { key, body: body ?? {} });
+      const response = await t.call(route.method, url, { key, body: route.body ? (body ?? {}) : undefined });
       expect([response.status, response.body?.error?.code], response.text).toEqual([401, 'unauthorized']);
     }
   });

@@ -18,9 +18,11 @@ import {
   createDelegation,
   createKey,
   createUser,
+  enforcementDecision,
   type FiledApproval,
   fillUrl,
   type IdKind,
+  keyIdOf,
   nobodysId,
   pathParamsOf,
   type Role,
@@ -130,6 +132,12 @@ const EXPECTED: Record<string, Role[]> = {
   'POST /access/v1/search/subject': DECIDERS,
   'POST /access/v1/search/resource': DECIDERS,
   'POST /access/v1/search/action': DECIDERS,
+  // What an enforcement point reports back (the MCP gateway): the outcome of an agent decision it
+  // asked for itself (AuthZEN with context.agent_credential), and tool pin events. Whoever may ask
+  // for decisions may, nobody else; and an outcome only by the very key that asked (the fixture
+  // is a decision the calling key asked for when its role may ask; "only the asking key" below).
+  'POST /v1/enforcement/decisions/:decisionId/outcome': DECIDERS,
+  'POST /v1/enforcement/events': DECIDERS,
 };
 
 /**
@@ -313,8 +321,23 @@ const authzenRequest = () => ({
   context: { time: '2024-06-11T10:00:00Z' },
 });
 
-/** Fresh objects for one call, so that an allowed call can succeed (not a 409 from earlier calls). */
-const FIXTURES: Record<string, () => Promise<Request>> = {
+/**
+ * A fresh allowed agent decision that the enforcement point holding `key` asked for: a fresh
+ * credentialed agent with a delegation for the owner (no approval asked), asked about through
+ * AuthZEN with the agent's credential while what a delegation covers is permitted.
+ */
+async function enforcedDecision(key: string): Promise<string> {
+  const chain = await approvalChain(t, admin, owner.id, owner.id, { requireApproval: false });
+  const asked = await underPolicies(plainPolicies(), () => enforcementDecision(t, key, chain));
+  expect([asked.allowed, asked.reason], asked.decisionId).toEqual([true, undefined]);
+  return asked.decisionId;
+}
+
+/**
+ * Fresh objects for one call, so that an allowed call can succeed (not a 409 from earlier calls).
+ * `role` is the role of the key that will call (most fixtures do not care).
+ */
+const FIXTURES: Record<string, (role: Role) => Promise<Request>> = {
   'POST /v1/agents': async () => ({
     body: { name: uniqueName('agent'), ownerId: owner.id, boundaries, keys: [await publicJwk()] },
   }),
@@ -542,6 +565,19 @@ const FIXTURES: Record<string, () => Promise<Request>> = {
       },
     };
   },
+  // A decision the calling key itself asked for, when its role may ask; for the other roles one the
+  // pep key asked for (they are refused before any lookup).
+  'POST /v1/enforcement/decisions/:decisionId/outcome': async (role) => ({
+    params: { decisionId: await enforcedDecision(DECIDERS.includes(role) ? roleKey[role] : roleKey.pep) },
+    body: { status: 'success', resultDigest: 'a'.repeat(64), durationMs: 12 },
+  }),
+  'POST /v1/enforcement/events': async () => ({
+    body: {
+      type: 'mcp.tool.pinned',
+      target: { type: 'mcp_tool', id: `srv/${uniqueName('tool')}` },
+      detail: { hash: 'b'.repeat(64) },
+    },
+  }),
 };
 
 const orgRoutes = t.routes.filter((route) => route.auth === 'org');
@@ -587,7 +623,7 @@ describe.each(cases)('%s', (name) => {
       const fixture = FIXTURES[name];
       if (!fixture || !EXPECTED[name])
         throw new Error(`${name}: no expectation or fixture; add them to this file`);
-      const response = await call(name, roleKey[role], await fixture());
+      const response = await call(name, roleKey[role], await fixture(role));
       if (may) {
         expect(response.status, response.text).toBeGreaterThanOrEqual(200);
         expect(response.status, response.text).toBeLessThan(300);
@@ -607,7 +643,7 @@ describe.each(cases)('%s', (name) => {
       test(`${name} as ${role} on nothing`)(`as ${role} on ids that name nothing: 403, not 404`, async () => {
         const fixture = FIXTURES[name];
         if (!fixture) throw new Error(`${name}: no fixture`);
-        const request = await fixture();
+        const request = await fixture(role);
         const params = Object.fromEntries(
           pathParamsOf(route.url).map((param) => [param, nobodysId(param as IdKind)]),
         );
@@ -814,6 +850,82 @@ describe('who decides an approval: the root user, or whom the request names (nev
       expect([again.status, again.body?.error?.code], again.text).toEqual([409, 'illegal_transition']);
     }
     expect(await statusOf(approvalId)).toBe('denied');
+  });
+});
+
+describe('an enforcement outcome is recorded by the key that asked for the decision, and by no other', () => {
+  const outcome = (decisionId: string, key: string) =>
+    t.call('POST', `/v1/enforcement/decisions/${decisionId}/outcome`, {
+      key,
+      body: { status: 'success', durationMs: 5 },
+    });
+  const outcomesOf = async (decisionId: string) =>
+    (
+      await t.call('GET', '/v1/audit/events?type=decision.outcome&limit=200', { key: admin })
+    ).body.items.filter((e: any) => e.refs?.decisionId === decisionId);
+
+  it('another key that may ask for decisions (another pep, the admin, every role, one bound to the root user) gets the 404 of nothing', async () => {
+    const decisionId = await enforcedDecision(roleKey.pep);
+    const others = [
+      (await createKey(t, admin, ['pep'])).secret,
+      admin,
+      (await createKey(t, admin, ALL_ROLES)).secret,
+      (await createKey(t, admin, ['pep'], { userId: owner.id })).secret,
+    ];
+    for (const key of others) {
+      const refused = await outcome(decisionId, key);
+      const nothing = await outcome(nobodysId('decisionId'), key);
+      expect([refused.status, refused.body?.error?.code], refused.text).toEqual([404, 'not_found']);
+      expect(refused.text).toBe(nothing.text);
+    }
+    // A key bound to the root user that may not ask for decisions is refused by its role.
+    const bound = (await createKey(t, admin, ['approver', 'auditor', 'operator'], { userId: owner.id }))
+      .secret;
+    const byRole = await outcome(decisionId, bound);
+    expect([byRole.status, byRole.body?.error?.code], byRole.text).toEqual([403, 'forbidden']);
+    expect(await outcomesOf(decisionId)).toEqual([]);
+    // The asking key records it, once; the record names that key.
+    const recorded = await outcome(decisionId, roleKey.pep);
+    expect(recorded.status, recorded.text).toBe(201);
+    const again = await outcome(decisionId, roleKey.pep);
+    expect([again.status, again.body?.error?.code], again.text).toEqual([409, 'conflict']);
+    const records = await outcomesOf(decisionId);
+    expect(records.map((r: any) => [r.actor.kind, r.actor.id])).toEqual([['api_key', keyIdOf(roleKey.pep)]]);
+  });
+
+  it('a decision the agent asked for itself, or a probe, takes no enforcement outcome', async () => {
+    const chain = await approvalChain(t, admin, owner.id, owner.id, { requireApproval: false });
+    const native = await underPolicies(plainPolicies(), () =>
+      chain.creds.decide(chain.token, {
+        action: 'email.send',
+        resource: { type: 'mailbox', id: `alice/${uniqueName('box')}` },
+      }),
+    );
+    expect(native.decision).toBe('allow');
+    const own = await outcome(native.decisionId, roleKey.pep);
+    expect([own.status, own.body?.error?.code], own.text).toEqual([404, 'not_found']);
+    const probe = await underPolicies(plainPolicies(), () =>
+      enforcementDecision(t, roleKey.pep, chain, { probe: true }),
+    );
+    expect(probe.allowed).toBe(true);
+    const probed = await outcome(probe.decisionId, roleKey.pep);
+    expect([probed.status, probed.body?.error?.code], probed.text).toEqual([409, 'conflict']);
+  });
+
+  it('an enforcement event names the calling key as its actor', async () => {
+    const id = `srv/${uniqueName('tool')}`;
+    const sent = await t.call('POST', '/v1/enforcement/events', {
+      key: roleKey.pep,
+      body: { type: 'mcp.tool.changed', target: { type: 'mcp_tool', id }, detail: { hash: 'c'.repeat(64) } },
+    });
+    expect(sent.status, sent.text).toBe(201);
+    const record = await t.call('GET', `/v1/audit/events/${sent.body.seq}`, { key: admin });
+    expect([record.body.type, record.body.actor.kind, record.body.actor.id, record.body.target]).toEqual([
+      'mcp.tool.changed',
+      'api_key',
+      keyIdOf(roleKey.pep),
+      { type: 'mcp_tool', id },
+    ]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { TokenError, verifyDpopProof } from '@mandate/core';
 import type { StepDeps } from '../deps.js';
-import type { DecisionStep } from '../types.js';
+import { type DecisionStep, ProofMemo } from '../types.js';
 
 /**
  * The credential: a token this server issued (signature, typ, issuer, expiry, claims), and for a
@@ -15,14 +15,20 @@ export const authenticate = (deps: StepDeps): DecisionStep => ({
       if (jkt !== undefined) {
         if (request.scheme !== 'DPoP' || !request.dpop)
           return deny('pop_invalid', 'the token is key-bound: present it with the DPoP scheme and a proof');
-        await verifyDpopProof(request.dpop, {
-          method: request.proofMethod ?? '',
-          url: request.proofUrl ?? '',
-          accessToken: request.token,
-          expectedJkt: jkt,
-          replay: deps.dpopReplay,
-          now,
-        });
+        // Within one AuthZEN batch, the identical credential is verified once (ProofMemo): the
+        // proof's jti is spent by its first item; every other request meets the replay cache.
+        const memo = request.proofMemo instanceof ProofMemo ? request.proofMemo : undefined;
+        if (!memo?.has(request)) {
+          await verifyDpopProof(request.dpop, {
+            method: request.proofMethod ?? '',
+            url: request.proofUrl ?? '',
+            accessToken: request.token,
+            expectedJkt: jkt,
+            replay: deps.dpopReplay,
+            now,
+          });
+          memo?.add(request);
+        }
       } else if (request.scheme !== 'Bearer') {
         return deny('pop_invalid', 'the token is not key-bound: present it as Bearer');
       }

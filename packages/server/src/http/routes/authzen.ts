@@ -84,6 +84,9 @@ export const authzenRoutes = ({ engine }: AppDeps) => [
           evaluations_semantic: z
             .enum(['execute_all', 'deny_on_first_deny', 'permit_on_first_permit'])
             .optional(),
+          // Mandate: decide the agent items without using them (no limit consumed, no approval
+          // filed); recorded as probes (an enforcement point filtering a listing).
+          probe: z.boolean().optional(),
         })
         .optional(),
     }),
@@ -111,6 +114,7 @@ export const authzenRoutes = ({ engine }: AppDeps) => [
         principal,
         evaluations.map(merge),
         options?.evaluations_semantic ?? 'execute_all',
+        { probe: options?.probe === true },
       );
       return { evaluations: decisions };
     },

@@ -1,11 +1,23 @@
 import { DATA_CLASSES } from '@mandate/core';
-import { MandateError, UnauthenticatedDecision } from '@mandate/engine';
+import { ENFORCEMENT_EVENT_TYPES, MandateError, UnauthenticatedDecision } from '@mandate/engine';
 import { z } from 'zod';
 import type { AppDeps } from '../app.js';
 import { route } from '../route.js';
 import { environment } from '../schemas.js';
 
 const properties = z.record(z.string(), z.unknown());
+const decisionIdParams = z.strictObject({
+  decisionId: z.string().regex(/^\d{1,15}$/, 'a decision id (a number)'),
+});
+const outcomeBody = z.strictObject({
+  status: z.enum(['success', 'error']),
+  resultDigest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'a SHA-256, hex')
+    .optional(),
+  durationMs: z.number().int().min(0).max(86_400_000).optional(),
+  error: z.string().max(1000).optional(),
+});
 
 /**
  * The native check before an action (`POST /v1/decisions`, with the agent's access token) and
@@ -76,17 +88,45 @@ export const decisionRoutes = ({ engine }: AppDeps) => [
     tag: 'decisions',
     auth: 'agent',
     status: 201,
-    params: z.strictObject({ decisionId: z.string().regex(/^\d{1,15}$/, 'a decision id (a number)') }),
-    body: z.strictObject({
-      status: z.enum(['success', 'error']),
-      resultDigest: z
-        .string()
-        .regex(/^[0-9a-f]{64}$/, 'a SHA-256, hex')
-        .optional(),
-      durationMs: z.number().int().min(0).max(86_400_000).optional(),
-      error: z.string().max(1000).optional(),
-    }),
+    params: decisionIdParams,
+    body: outcomeBody,
     handler: async ({ principal, params, body }) =>
       engine.decisions.recordOutcome(principal, params.decisionId, body),
+  }),
+  route({
+    method: 'POST',
+    url: '/v1/enforcement/decisions/:decisionId/outcome',
+    operationId: 'recordEnforcementOutcome',
+    summary:
+      'Record what happened after an allowed agent decision, by the enforcement point that asked for it ' +
+      '(AuthZEN with context.agent_credential; its own API key, role pep), once',
+    tag: 'decisions',
+    auth: 'org',
+    status: 201,
+    params: decisionIdParams,
+    body: outcomeBody,
+    handler: async ({ principal, params, body }) =>
+      engine.decisions.recordOutcomeForEnforcementPoint(principal, params.decisionId, body),
+  }),
+  route({
+    method: 'POST',
+    url: '/v1/enforcement/events',
+    operationId: 'recordEnforcementEvent',
+    summary:
+      'Append an event an enforcement point observed to the audit log (the MCP gateway: a tool pinned, ' +
+      'changed and blocked, accepted); role pep',
+    tag: 'decisions',
+    auth: 'org',
+    status: 201,
+    body: z.strictObject({
+      type: z.enum(ENFORCEMENT_EVENT_TYPES),
+      // The events are about MCP tools only: an enforcement point cannot write about an agent or a user.
+      target: z.strictObject({
+        type: z.literal('mcp_tool'),
+        id: z.string().regex(/^[^\s/]{1,128}\/\S{1,256}$/, '<upstream>/<tool>'),
+      }),
+      detail: z.record(z.string(), z.unknown()).default({}),
+    }),
+    handler: async ({ principal, body }) => engine.decisions.recordEnforcementEvent(principal, body),
   }),
 ];
