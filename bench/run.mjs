@@ -11,6 +11,7 @@ import { openStore, runAppends } from './lib/appends.mjs';
 import { runAuthzen } from './lib/authzen.mjs';
 import { runCompiledCedar } from './lib/cedar-compiled.mjs';
 import { runDecide } from './lib/decide.mjs';
+import { runMcpGateway } from './lib/mcp-gateway.mjs';
 import { buildLog, measureProofs } from './lib/proofs.mjs';
 import { runSdkCheck } from './lib/sdk-check.mjs';
 import { runTokens } from './lib/tokens.mjs';
@@ -45,7 +46,7 @@ const num = (value, fallback) => {
 
 const params = {
   quick,
-  only: (env.BENCH_ONLY ?? 'appends,proofs,verify,tokens,cedar,authzen,decide,sdk')
+  only: (env.BENCH_ONLY ?? 'appends,proofs,verify,tokens,cedar,authzen,decide,sdk,mcp')
     .split(',')
     .map((s) => s.trim()),
   seed: num(env.BENCH_SEED, 20250101),
@@ -72,6 +73,11 @@ const params = {
     exchanges: num(env.BENCH_TOKEN_EXCHANGES, quick ? 300 : 2000),
     concurrencies: list(env.BENCH_TOKEN_CONCURRENCY, [1, 16]),
     verifications: num(env.BENCH_TOKEN_VERIFICATIONS, quick ? 200 : 1000),
+  },
+  mcp: {
+    calls: num(env.BENCH_MCP_CALLS, quick ? 300 : 2000),
+    seconds: num(env.BENCH_MCP_SECONDS, quick ? 5 : 20),
+    warmup: quick ? 50 : 200,
   },
   sdk: {
     concurrencies: list(env.BENCH_SDK_CONCURRENCY, [1, 16]),
@@ -257,6 +263,10 @@ try {
   if (params.only.includes('sdk') && !deadline.passed()) {
     log('sdk: createAgentClient().check() round trips vs the raw decide call and a bare fetch');
     results.sdk = await runSdkCheck({ dir: tempDir, ...params.sdk });
+  }
+  if (params.only.includes('mcp') && !deadline.passed()) {
+    log('mcp: a tool call through the MCP gateway vs a direct MCP call to the same upstream');
+    results.mcp = await runMcpGateway({ dir: tempDir, ...params.mcp });
   }
   if (deadline.passed()) results.notes.push(`the global time budget (${params.maxSeconds} s) was reached`);
 } finally {
@@ -514,5 +524,19 @@ function table(r) {
     );
   }
   for (const note of r.notes) out.push(`note: ${note}`);
+  if (r.mcp) {
+    const m = r.mcp;
+    out.push(
+      '',
+      `7. MCP gateway: ${m.tool}, one call at a time, up to ${m.calls} calls or ${m.seconds} s each, same run`,
+      formatTable([
+        ['', 'p50 ms', 'p99 ms', 'calls'],
+        ['direct MCP call (baseline)', m.direct.p50ms, m.direct.p99ms, m.direct.calls],
+        ['through the gateway', m.gateway.p50ms, m.gateway.p99ms, m.gateway.calls],
+        ['POST /v1/decisions alone', m.decide.p50ms, m.decide.p99ms, m.decide.calls],
+      ]),
+      `added by the gateway: p50 ${m.addedP50ms} ms, p99 ${m.addedP99ms} ms; gateway / direct (p50): ${ratio(m.gatewayOverDirectP50)}`,
+    );
+  }
   return out.join('\n');
 }

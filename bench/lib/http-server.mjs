@@ -79,12 +79,15 @@ async function agent() {
   });
   app.addHook('onClose', () => world.store.close());
   url = await app.listen({ host: '127.0.0.1', port: 0 });
+  // For enforcement points in the parent (the MCP gateway bench).
+  const pep = await world.engine.apiKeys.create(world.admin, { name: 'pep', roles: ['pep'] });
   return {
     app,
     url,
     agentId: world.agent.id,
     privateJwk: world.privateJwk,
     delegationId: world.delegation.id,
+    pepKey: pep.secret,
   };
 }
 

@@ -10,6 +10,7 @@ import { delegationCommands } from './commands/delegations.js';
 import { initCommand } from './commands/init.js';
 import { keygenCommand } from './commands/keygen.js';
 import { killSwitchCommands } from './commands/killswitch.js';
+import { mcpGatewayCommands } from './commands/mcp-gateway.js';
 import { orgCommands } from './commands/orgs.js';
 import { policyCommands } from './commands/policies.js';
 import { serveCommand } from './commands/serve.js';
@@ -48,6 +49,7 @@ policyCommands(program, globals);
 checkCommand(program, globals);
 killSwitchCommands(program, globals);
 approvalCommands(program, globals);
+mcpGatewayCommands(program, globals);
 
 for (const command of program.commands) {
   command.exitOverride();

@@ -28,6 +28,8 @@ const envKey = z
 /** Every setting, its default, and its limits. Defaults run Mandate with no configuration. */
 export const configSchema = z
   .strictObject({
+    /** The MCP gateway's section: read and validated by `mandate mcp-gateway` (its own schema). */
+    mcpGateway: z.unknown().optional(),
     port: z.coerce.number().int().min(0).max(65535).default(7070),
     host: z.string().min(1).default('127.0.0.1'),
     dataDir: z.string().min(1).default('./.mandate'),
