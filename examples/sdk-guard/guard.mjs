@@ -20,7 +20,11 @@ const mandate = createAgentClient({
 // Your functions, unchanged; the guard says which action and resource each call is.
 const readInbox = mandate.guard(
   async (box) => [`3 new messages in ${box}`],
-  (box) => ({ action: 'email.read', resource: { type: 'mailbox', id: `alice/${box}` }, dataClass: 'internal' }),
+  (box) => ({
+    action: 'email.read',
+    resource: { type: 'mailbox', id: `alice/${box}` },
+    dataClass: 'internal',
+  }),
 );
 const sendMail = mandate.guard(
   async (to, body) => `sent to ${to}: ${body}`,
@@ -38,6 +42,7 @@ try {
   console.log('send: ran');
 } catch (error) {
   if (error instanceof MandateDeniedError) console.log(`send: denied (${error.code}), never ran`);
-  else if (error instanceof MandateApprovalPendingError) console.log(`send: waiting for approval ${error.approvalId}`);
+  else if (error instanceof MandateApprovalPendingError)
+    console.log(`send: waiting for approval ${error.approvalId}`);
   else throw error; // unreachable server, timeout, malformed answer: the function did not run either
 }
