@@ -498,7 +498,7 @@ function table(r) {
   if (r.sdk) {
     out.push(
       '',
-      `7. SDK check() round trips over HTTP (server in its own process, durable record per decision), ${r.sdk.seconds} s each`,
+      `8. SDK check() round trips over HTTP (server in its own process, durable record per decision), ${r.sdk.seconds} s each`,
       formatTable([
         [
           'callers',
