@@ -56,6 +56,10 @@ export class SqliteStore implements Store {
     this.writer.pragma('journal_mode = WAL');
     this.writer.pragma('synchronous = NORMAL');
     this.writer.pragma('foreign_keys = ON');
+    // Each unit of a group runs in a savepoint, whose statement journal would otherwise be a temp
+    // file: in memory it costs a third less per append (measured with bench/lib/appends.mjs). It
+    // only undoes a failed unit; crash recovery is the WAL's, so nothing durable depends on it.
+    this.writer.pragma('temp_store = MEMORY');
     this.writer.pragma('busy_timeout = 5000');
     try {
       migrate(this.writer, () => options.clock.now());
