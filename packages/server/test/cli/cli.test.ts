@@ -119,6 +119,7 @@ const HELP_TREE: Record<string, string[]> = {
   entities: ['put', 'list', 'show', 'delete'],
   check: [],
   killswitch: ['lock', 'release', 'status'],
+  'mcp-gateway': ['tools'],
   approvals: ['list', 'show', 'approve', 'deny', 'cancel', 'watch'],
   audit: [
     'tail',
