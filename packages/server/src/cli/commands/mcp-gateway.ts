@@ -60,9 +60,10 @@ export function mcpGatewayCommands(program: Command, globals: () => GlobalOption
         if (error instanceof GatewayConfigError) throw new CliError(error.message);
         throw error;
       }
-      process.stdout.write(`mcp-gateway: listening on ${started.url}\n`);
+      // One write, the "listening" line last: whoever waits for it has the whole banner.
       process.stdout.write(
-        `mcp-gateway: decisions from ${config.mandate.url}; upstreams: ${Object.keys(config.upstreams).join(', ')}\n`,
+        `mcp-gateway: decisions from ${config.mandate.url}; upstreams: ${Object.keys(config.upstreams).join(', ')}\n` +
+          `mcp-gateway: listening on ${started.url}\n`,
       );
       let stopping = false;
       const stop = async (signal: string) => {
