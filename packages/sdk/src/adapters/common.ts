@@ -126,35 +126,14 @@ export async function requestFor<I>(
   }
 }
 
-/**
- * Runs an allowed call and records its outcome against the decision, as AgentClient.run does;
- * a tool that returns outside content marks the agent untrusted even when it failed.
- */
-export async function runAllowed<R>(
+/** Runs an allowed call and records its outcome (AgentClient.runAllowed). */
+export function runAllowed<R>(
   client: AgentClient,
   allowed: Allowed,
   action: () => Promise<R> | R,
   marksUntrusted: boolean | undefined,
 ): Promise<R> {
-  const started = Date.now();
-  try {
-    const result = await action();
-    await allowed.report({
-      status: 'success',
-      durationMs: Math.max(0, Date.now() - started),
-      ...(await digestOf(result)),
-    });
-    return result;
-  } catch (error) {
-    await allowed.report({
-      status: 'error',
-      durationMs: Math.max(0, Date.now() - started),
-      error: String((error as Error)?.message ?? error).slice(0, 1000),
-    });
-    throw error;
-  } finally {
-    if (marksUntrusted) client.markUntrusted();
-  }
+  return client.runAllowed(allowed, action, { marksUntrusted });
 }
 
 /**
@@ -260,16 +239,4 @@ function keyOf(value: unknown): string {
       ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : v,
   );
-}
-
-async function digestOf(result: unknown): Promise<{ resultDigest?: string }> {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(result);
-  } catch {
-    return {};
-  }
-  if (text === undefined) return {};
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return { resultDigest: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
 }

@@ -195,7 +195,19 @@ export class AgentClient {
     action: () => Promise<R> | R,
     options: GuardOptions = {},
   ): Promise<R> {
-    const allowed = await this.authorize(request, options);
+    return this.runAllowed(await this.authorize(request, options), action, options);
+  }
+
+  /**
+   * Runs an action Mandate has allowed and reports its outcome against that decision (status,
+   * duration, result digest); an action marked as returning outside content marks the agent
+   * untrusted even when it failed. The framework adapters call this after their own authorize.
+   */
+  async runAllowed<R>(
+    allowed: Allowed,
+    action: () => Promise<R> | R,
+    options: { marksUntrusted?: boolean } = {},
+  ): Promise<R> {
     const started = this.now();
     try {
       const result = await action();
